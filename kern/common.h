@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared by every program in kern/: the stats record that statswatch reads and
+ * the helpers that count a verdict. The layout of struct datarec is a contract
+ * with userspace (xdploader::stats::Datarec): two u64, 16 bytes, per CPU. */
+#ifndef XDP_SKELETON_COMMON_H
+#define XDP_SKELETON_COMMON_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+struct datarec {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+};
+
+/* One slot per XDP action: XDP_ABORTED(0) .. XDP_REDIRECT(4). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDP_REDIRECT + 1);
+	__type(key, __u32);
+	__type(value, struct datarec);
+} stats_map SEC(".maps");
+
+#ifdef XDP_DEBUG
+#define dbg(fmt, ...) bpf_printk(fmt, ##__VA_ARGS__)
+#else
+#define dbg(fmt, ...) do { } while (0)
+#endif
+
+/* Counts the frame under its verdict and returns the verdict, so every exit
+ * path reads `return count(ctx, XDP_X);`. Bytes are the whole frame, all
+ * fragments included (xdp.frags), not just the linear part. */
+static __always_inline int count(struct xdp_md *ctx, __u32 action)
+{
+	struct datarec *rec = bpf_map_lookup_elem(&stats_map, &action);
+
+	if (rec) {
+		/* Per-CPU value: no other CPU writes it, no atomics needed. */
+		rec->rx_packets++;
+		rec->rx_bytes += bpf_xdp_get_buff_len(ctx);
+	}
+	return action;
+}
+
+#endif

@@ -1,0 +1,263 @@
+//! `xdploader -file FILE -i IF[,IF]`: the main job.
+//!
+//! [`prepare`] does everything that needs neither root nor the kernel
+//! (read, inspect, plan, resolve interfaces), so bad input is refused before
+//! anything exists to clean up. [`execute`] then loads, fills, attaches and
+//! pins; until its last step commits, a failure drops everything it made.
+
+use std::{fmt, path::PathBuf};
+
+use serde::Serialize;
+
+use super::{require_root, Error};
+use crate::{
+    attach::{self, Attachment, MapPin, PinAction, PinLayout, Transaction},
+    bpffs,
+    cli::LoadArgs,
+    devmap::{self, DevmapPlan},
+    elf::{self, ObjectSummary},
+    iface::{self, Interface},
+    jump_table::{self, JumpTable},
+    load, DEFAULT_PIN_DIR,
+};
+
+/// Everything decided before touching the kernel.
+#[derive(Debug)]
+pub struct Prepared {
+    pub file: PathBuf,
+    data: Vec<u8>,
+    pub summary: ObjectSummary,
+    pub entry: String,
+    pub jump_table: JumpTable,
+    pub devmap: DevmapPlan,
+    pub interfaces: Vec<Interface>,
+}
+
+pub fn prepare(file: PathBuf, args: &LoadArgs) -> Result<Prepared, Error> {
+    let data = std::fs::read(&file).map_err(|e| Error::Read {
+        path: file.clone(),
+        errno: crate::errno_text(&e),
+    })?;
+    let summary = elf::inspect(&data).map_err(|source| Error::Elf {
+        file: file.display().to_string(),
+        source,
+    })?;
+    let entry = jump_table::entry_program(&summary, args.prog.as_deref())?;
+    let jump_table = jump_table::plan(&summary, &entry, args.jmp_map.as_deref())?;
+    let interfaces = iface::resolve(&args.target.interfaces)?;
+    let devmap = devmap::plan(&summary, args.devmap.as_deref(), &interfaces)?;
+    Ok(Prepared {
+        file,
+        data,
+        summary,
+        entry,
+        jump_table,
+        devmap,
+        interfaces,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Attached {
+    pub iface: String,
+    pub ifindex: u32,
+    pub mode: &'static str,
+    pub replaced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_refused: Option<String>,
+    pub link: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoadReport {
+    pub file: PathBuf,
+    pub summary: ObjectSummary,
+    pub entry: String,
+    pub jump_table: JumpTable,
+    pub devmap: DevmapPlan,
+    pub pins: Vec<MapPin>,
+    /// Pins of an earlier load on these interfaces that this object does not have.
+    pub released: Vec<PathBuf>,
+    pub attached: Vec<Attached>,
+    pub unload_command: String,
+}
+
+pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error> {
+    require_root("load")?;
+    let pin_dir = &args.target.pin_dir;
+    bpffs::ensure_bpffs(pin_dir)?;
+    // From here on our own mounts stay private. Not fatal when refused (a
+    // multi-threaded caller such as a test harness): only slower.
+    if bpffs::enter_private_mount_namespace().is_ok() && !prepared.summary.needs_kernel_btf {
+        bpffs::hide_kernel_btf();
+    }
+
+    let layout = PinLayout::new(pin_dir);
+    let pins = attach::plan_map_pins(&layout, &prepared.summary, args.fresh)?;
+    let mut ebpf = load::load(&prepared.data, &prepared.summary, &attach::reused(&pins))?;
+
+    if let JumpTable::Fill(plan) = &prepared.jump_table {
+        jump_table::fill(&mut ebpf, plan)?;
+    }
+    if let DevmapPlan::Fill { map, hash } = &prepared.devmap {
+        devmap::fill(&mut ebpf, map, *hash, &prepared.interfaces)?;
+    }
+
+    let attachments: Vec<Attachment> = prepared
+        .interfaces
+        .iter()
+        .map(|i| attach::attach(&mut ebpf, &prepared.entry, i, args.mode, &layout))
+        .collect::<Result<_, _>>()?;
+    let attached = attachments
+        .iter()
+        .map(|a| Attached {
+            iface: a.iface.name.clone(),
+            ifindex: a.iface.ifindex,
+            mode: a.mode,
+            replaced: a.replaced,
+            native_refused: a.native_refused.clone(),
+            link: layout.link(&a.iface.name),
+        })
+        .collect();
+    let committed = Transaction::default().commit(&ebpf, &layout, pins, attachments)?;
+
+    let ifaces: Vec<&str> = prepared
+        .interfaces
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    let mut unload_command = format!("xdploader unload -i {}", ifaces.join(","));
+    if pin_dir.as_path() != std::path::Path::new(DEFAULT_PIN_DIR) {
+        unload_command.push_str(&format!(" --pin-dir {}", pin_dir.display()));
+    }
+    Ok(LoadReport {
+        file: prepared.file,
+        summary: prepared.summary,
+        entry: prepared.entry,
+        jump_table: prepared.jump_table,
+        devmap: prepared.devmap,
+        pins: committed.pins,
+        released: committed.released,
+        attached,
+        unload_command,
+    })
+}
+
+/// The object summary: maps, then programs, in file order.
+#[derive(Debug)]
+pub struct SummaryText<'a>(pub &'a std::path::Path, pub &'a ObjectSummary);
+
+impl fmt::Display for SummaryText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(file, s) = self;
+        writeln!(
+            f,
+            "{}: license {}, {} programs, {} maps",
+            file.display(),
+            if s.license.is_empty() {
+                "none"
+            } else {
+                &s.license
+            },
+            s.programs.len(),
+            s.maps.len()
+        )?;
+        let width = s
+            .maps
+            .iter()
+            .map(|m| m.name.len())
+            .chain(s.programs.iter().map(|p| p.name.len()))
+            .max()
+            .unwrap_or(0);
+        for m in &s.maps {
+            writeln!(
+                f,
+                "  map  {:width$}  {:14} key {:<3} value {:<5} entries {}{}",
+                m.name,
+                m.type_name,
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+                if m.global_data { "  (global data)" } else { "" }
+            )?;
+        }
+        for p in &s.programs {
+            writeln!(
+                f,
+                "  prog {:width$}  {:14} {} insns{}",
+                p.name,
+                p.section,
+                p.instructions,
+                if p.xdp { "" } else { "  (not XDP: not loaded)" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.jump_table {
+            JumpTable::Fill(plan) => {
+                let slots: Vec<_> = plan
+                    .slots
+                    .iter()
+                    .map(|s| format!("{} <- {}", s.slot, s.program))
+                    .collect();
+                writeln!(f, "jump table {}: {}", plan.map, slots.join(", "))?;
+            }
+            JumpTable::Skipped { reason } => writeln!(f, "jump table: skipped, {reason}")?,
+        }
+        match &self.devmap {
+            DevmapPlan::Fill { map, .. } => {
+                let ifs: Vec<_> = self
+                    .attached
+                    .iter()
+                    .map(|a| format!("{} ({})", a.iface, a.ifindex))
+                    .collect();
+                writeln!(f, "devmap {map}: {}", ifs.join(", "))?;
+            }
+            DevmapPlan::Skipped { reason } => writeln!(f, "devmap: skipped, {reason}")?,
+        }
+        let pins: Vec<_> = self
+            .pins
+            .iter()
+            .map(|p| {
+                let how = match p.action {
+                    PinAction::Create => "new",
+                    PinAction::Reuse => "reused",
+                    PinAction::Replace => "replaced",
+                };
+                format!("{} ({how})", p.path.display())
+            })
+            .collect();
+        writeln!(f, "pinned: {}", pins.join(", "))?;
+        for path in &self.released {
+            writeln!(f, "removed {} (not in this object)", path.display())?;
+        }
+        for a in &self.attached {
+            if let Some(reason) = &a.native_refused {
+                writeln!(f, "{}: native mode refused: {reason}", a.iface)?;
+            }
+            let verb = if a.replaced {
+                "replaced the program on"
+            } else {
+                "attached to"
+            };
+            let mode = if a.replaced {
+                String::new()
+            } else {
+                format!(" in {} mode", a.mode)
+            };
+            writeln!(
+                f,
+                "{}: {} {verb} {}{mode}, link pinned at {}",
+                a.iface,
+                self.entry,
+                a.iface,
+                a.link.display()
+            )?;
+        }
+        writeln!(f, "detach with: {}", self.unload_command)
+    }
+}

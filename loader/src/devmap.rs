@@ -1,0 +1,132 @@
+//! The redirect devmap: key = value = the ifindex of every interface the
+//! loader attaches to, so a program can `bpf_redirect_map(&if_redirect,
+//! ifindex, 0)` to any of them.
+
+use aya::{
+    maps::{DevMap, DevMapHash},
+    Ebpf,
+};
+use aya_obj::generated::bpf_map_type::{BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH};
+use serde::Serialize;
+
+use crate::{elf::ObjectSummary, iface::Interface};
+
+/// The devmap used when none is named.
+pub const DEFAULT_DEVMAP: &str = "if_redirect";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevmapError {
+    #[error("no map named {name}")]
+    NoSuchMap { name: String },
+    #[error("map {name} is a {found}, not a devmap or devmap_hash")]
+    NotDevmap { name: String, found: String },
+    #[error("{iface} has ifindex {ifindex}, beyond devmap {map}'s {max_entries} entries: use a devmap_hash or a larger max_entries")]
+    IfindexTooLarge {
+        iface: String,
+        ifindex: u32,
+        map: String,
+        max_entries: u32,
+    },
+    #[error("adding {iface} to devmap {map}")]
+    Fill {
+        iface: String,
+        map: String,
+        #[source]
+        source: aya::maps::xdp::XdpMapError,
+    },
+    #[error("opening devmap {map}")]
+    Open {
+        map: String,
+        #[source]
+        source: aya::maps::MapError,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DevmapPlan {
+    Fill { map: String, hash: bool },
+    Skipped { reason: String },
+}
+
+/// Checks the devmap (named, or `if_redirect` if present) against the interfaces.
+pub fn plan(
+    summary: &ObjectSummary,
+    name: Option<&str>,
+    interfaces: &[Interface],
+) -> Result<DevmapPlan, DevmapError> {
+    let map = match (name, summary.map(name.unwrap_or(DEFAULT_DEVMAP))) {
+        (_, Some(map)) => map,
+        (Some(name), None) => {
+            return Err(DevmapError::NoSuchMap {
+                name: name.to_owned(),
+            })
+        }
+        (None, None) => {
+            return Ok(DevmapPlan::Skipped {
+                reason: format!("the object has no {DEFAULT_DEVMAP} devmap"),
+            })
+        }
+    };
+    let hash = map.is(BPF_MAP_TYPE_DEVMAP_HASH);
+    if !hash && !map.is(BPF_MAP_TYPE_DEVMAP) {
+        return Err(DevmapError::NotDevmap {
+            name: map.name.clone(),
+            found: map.type_name.clone(),
+        });
+    }
+    if !hash {
+        if let Some(i) = interfaces.iter().find(|i| i.ifindex >= map.max_entries) {
+            return Err(DevmapError::IfindexTooLarge {
+                iface: i.name.clone(),
+                ifindex: i.ifindex,
+                map: map.name.clone(),
+                max_entries: map.max_entries,
+            });
+        }
+    }
+    Ok(DevmapPlan::Fill {
+        map: map.name.clone(),
+        hash,
+    })
+}
+
+/// Writes `ifindex → ifindex` for every interface.
+pub fn fill(
+    ebpf: &mut Ebpf,
+    map: &str,
+    hash: bool,
+    interfaces: &[Interface],
+) -> Result<(), DevmapError> {
+    let open_err = |source| DevmapError::Open {
+        map: map.to_owned(),
+        source,
+    };
+    let data = ebpf.map_mut(map).ok_or_else(|| DevmapError::NoSuchMap {
+        name: map.to_owned(),
+    })?;
+    let fill_err = |iface: &Interface| {
+        let iface = iface.name.clone();
+        move |source| DevmapError::Fill {
+            iface,
+            map: map.to_owned(),
+            source,
+        }
+    };
+    if hash {
+        let mut devmap = DevMapHash::try_from(data).map_err(open_err)?;
+        for i in interfaces {
+            devmap
+                .insert(i.ifindex, i.ifindex, None, 0)
+                .map_err(fill_err(i))?;
+        }
+    } else {
+        let mut devmap = DevMap::try_from(data).map_err(open_err)?;
+        for i in interfaces {
+            devmap
+                .set(i.ifindex, i.ifindex, None, 0)
+                .map_err(fill_err(i))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! xdploader: load any XDP ELF object, wire it up, and leave it running.
+//!
+//! One module per concept, so a newcomer finds each in one obvious place:
+//!
+//! | module        | what it owns                                                        |
+//! |---------------|---------------------------------------------------------------------|
+//! | [`elf`]       | ELF inspection: programs, maps, license, CO-RE needs (no kernel)    |
+//! | [`load`]      | turning the object into kernel maps and verified programs (aya)     |
+//! | [`jump_table`]| which program goes into which prog-array slot, and filling it       |
+//! | [`devmap`]    | filling the redirect devmap with the interfaces                     |
+//! | [`attach`]    | attach/replace/detach, pins and the records `unload` relies on      |
+//! | [`bpffs`]     | bpffs/tracefs mounts and the loader's private mount namespace       |
+//! | [`iface`]     | interface names to ifindexes                                        |
+//! | [`stats`]     | the per-CPU verdict counters: record layout, XDP action names, reading |
+//! | [`args`]      | Go-style `-flag` compatibility shared by both binaries              |
+//! | [`cmd`]       | one module per subcommand (load, unload)                            |
+
+pub mod args;
+pub mod attach;
+pub mod bpffs;
+pub mod cli;
+pub mod cmd;
+pub mod devmap;
+pub mod elf;
+pub mod iface;
+pub mod jump_table;
+pub mod load;
+pub mod stats;
+
+/// The pin directory used when none is given: the usage `statswatch -file
+/// /sys/fs/bpf/stats_map` expects the maps right there.
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf";
+
+/// Formats an errno as `ENAME (description)`: "ERANGE" alone is not a reason,
+/// a bare number even less.
+pub fn errno_text(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => {
+            let errno = nix::errno::Errno::from_raw(code);
+            format!("{errno:?}: {}", errno.desc())
+        }
+        None => err.to_string(),
+    }
+}

@@ -1,0 +1,119 @@
+//! Turning an inspected object into kernel maps and verified programs.
+
+use std::path::PathBuf;
+
+use aya::{
+    programs::{ProgramError, Xdp},
+    Ebpf, EbpfLoader,
+};
+
+use crate::elf::ObjectSummary;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("creating the object's maps failed")]
+    Object(#[source] aya::EbpfError),
+    #[error("program {name} was rejected by the kernel verifier ({errno}): {reason} (run with --verbose for the verifier log)")]
+    Verifier {
+        name: String,
+        errno: String,
+        reason: String,
+        log: String,
+    },
+    #[error("loading program {name} failed")]
+    Program {
+        name: String,
+        #[source]
+        source: ProgramError,
+    },
+}
+
+impl LoadError {
+    /// The full verifier log, when the verifier rejected a program.
+    pub fn verifier_log(&self) -> Option<&str> {
+        match self {
+            Self::Verifier { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+}
+
+/// Map name → existing pin that aya must use instead of creating the map.
+pub type ReusedPins = Vec<(String, PathBuf)>;
+
+/// Creates the maps (reusing `reuse` pins) and loads every XDP program.
+/// Nothing is attached and nothing new is pinned: dropping the result frees it all.
+pub fn load(data: &[u8], summary: &ObjectSummary, reuse: &ReusedPins) -> Result<Ebpf, LoadError> {
+    let mut loader = EbpfLoader::new();
+    for (name, path) in reuse {
+        loader.map_pin_path(name.as_str(), path.as_path());
+    }
+    let mut ebpf = loader.load(data).map_err(LoadError::Object)?;
+    for prog in summary.xdp_programs() {
+        let program: &mut Xdp = ebpf
+            .program_mut(&prog.name)
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| LoadError::Program {
+                name: prog.name.clone(),
+                source: ProgramError::NotLoaded,
+            })?;
+        program
+            .load()
+            .map_err(|err| program_error(&prog.name, err))?;
+    }
+    Ok(ebpf)
+}
+
+fn program_error(name: &str, err: ProgramError) -> LoadError {
+    match err {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let log = verifier_log.to_string();
+            LoadError::Verifier {
+                name: name.to_owned(),
+                errno: crate::errno_text(&io_error),
+                reason: verifier_reason(&log),
+                log,
+            }
+        }
+        source => LoadError::Program {
+            name: name.to_owned(),
+            source,
+        },
+    }
+}
+
+/// The verifier's own explanation: the last log line that is not a statistic.
+fn verifier_reason(log: &str) -> String {
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+                && !l.starts_with("-- END PROG LOAD LOG --")
+        })
+        .unwrap_or("no verifier log")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verifier_reason;
+
+    #[test]
+    fn the_reason_is_the_last_line_before_the_statistics() {
+        let log = "0: R1=ctx() R10=fp0\n; return *(u32 *)(data + 100);\n\
+                   1: (61) r0 = *(u32 *)(r1 +100)\ninvalid access to packet, off=100 size=4\n\
+                   processed 2 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(
+            verifier_reason(log),
+            "invalid access to packet, off=100 size=4"
+        );
+        assert_eq!(verifier_reason(""), "no verifier log");
+    }
+}
