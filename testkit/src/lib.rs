@@ -1,1 +1,370 @@
-//! placeholder
+//! Test support shared by the workspace's kernel tests.
+//!
+//! - [`kernel`]: the gate every root/kernel test starts with. Outside CI a
+//!   non-root run skips with a visible line; under `CI=true` a skip is a failure.
+//! - [`Testbed`]: two network namespaces joined by a veth pair, removed on drop
+//!   (also when the test panics), with unique names so tests run in parallel.
+//! - [`Bpffs`]: a private bpffs mount per test, so pins never clash.
+//! - [`kern_object`] and [`bin`]: the built C objects and binaries.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        OnceLock,
+    },
+};
+
+/// Returns whether kernel tests may run here. Call it first in every test
+/// that needs root or the kernel: `if !testkit::kernel() { return; }`.
+#[must_use]
+pub fn kernel() -> bool {
+    let is_root = nix::unistd::geteuid().is_root();
+    if is_root {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "kernel test cannot run: not root, and CI=true forbids skipping it"
+    );
+    eprintln!("SKIPPED (needs root and a BPF-capable kernel)");
+    false
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit lives in the workspace")
+        .to_owned()
+}
+
+/// Builds kern/ once per test process (`make -C kern`, the one build command)
+/// and returns the path of `kern/<name>`.
+pub fn kern_object(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new("make")
+            .arg("-s")
+            .arg("-C")
+            .arg(workspace().join("kern"))
+            .output()
+            .expect("running make -C kern");
+        assert!(
+            out.status.success(),
+            "make -C kern failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let path = workspace().join("kern").join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// Path of a workspace binary built in the same profile as the running test.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary under target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` before the tests (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// What a command printed, with helpers for the assertions tests make.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn success(&self) -> &str {
+        assert!(self.ok(), "command failed: {self:#?}");
+        &self.stdout
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.success()).expect("stdout is JSON")
+    }
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Self {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `program args…`, optionally inside network namespace `netns`.
+pub fn run<S: AsRef<std::ffi::OsStr>>(
+    netns: Option<&str>,
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[S],
+) -> Run {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(program.as_ref());
+            c
+        }
+        None => Command::new(program.as_ref()),
+    };
+    cmd.args(args);
+    cmd.output().expect("spawning command").into()
+}
+
+/// Runs a setup command that must succeed.
+#[track_caller]
+pub fn sh(args: &[&str]) {
+    let out = run(None, args[0], &args[1..]);
+    assert!(
+        out.ok(),
+        "`{}` failed: {}",
+        args.join(" "),
+        out.stderr.trim()
+    );
+}
+
+fn unique_id() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    // ≤ 9 characters so "<id>a" fits IFNAMSIZ with room to spare.
+    format!("x{:05}{:02}", std::process::id() % 100_000, n % 100)
+}
+
+/// Two network namespaces, `a` and `b`, joined by veth `<id>a` ↔ `<id>b`
+/// (10.11.12.1/24 ↔ 10.11.12.2/24). IPv6 is off and the neighbours are
+/// static, so the only frames on the wire are the ones a test sends: counters
+/// can be asserted exactly.
+#[derive(Debug)]
+pub struct Testbed {
+    pub ns_a: String,
+    pub ns_b: String,
+    pub if_a: String,
+    pub if_b: String,
+    pub addr_a: &'static str,
+    pub addr_b: &'static str,
+}
+
+impl Testbed {
+    #[track_caller]
+    pub fn new() -> Self {
+        let id = unique_id();
+        let bed = Self {
+            ns_a: format!("{id}-a"),
+            ns_b: format!("{id}-b"),
+            if_a: format!("{id}a"),
+            if_b: format!("{id}b"),
+            addr_a: "10.11.12.1",
+            addr_b: "10.11.12.2",
+        };
+        // Constructed first so a failing step below still removes what exists.
+        sh(&["ip", "netns", "add", &bed.ns_a]);
+        sh(&["ip", "netns", "add", &bed.ns_b]);
+        sh(&[
+            "ip", "-n", &bed.ns_a, "link", "add", &bed.if_a, "type", "veth", "peer", "name",
+            &bed.if_b, "netns", &bed.ns_b,
+        ]);
+        for (ns, ifname, addr, peer_if, peer_addr) in [
+            (&bed.ns_a, &bed.if_a, bed.addr_a, &bed.if_b, bed.addr_b),
+            (&bed.ns_b, &bed.if_b, bed.addr_b, &bed.if_a, bed.addr_a),
+        ] {
+            let peer_mac = bed.mac(
+                peer_if,
+                if ns == &bed.ns_a {
+                    &bed.ns_b
+                } else {
+                    &bed.ns_a
+                },
+            );
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{ifname}.disable_ipv6=1"),
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                ifname,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "neigh",
+                "replace",
+                peer_addr,
+                "lladdr",
+                &peer_mac,
+                "dev",
+                ifname,
+                "nud",
+                "permanent",
+            ]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            sh(&["ip", "-n", ns, "link", "set", ifname, "up"]);
+        }
+        bed
+    }
+
+    /// The MAC address of `ifname` in `ns`.
+    pub fn mac(&self, ifname: &str, ns: &str) -> String {
+        let out = run(None, "ip", &["-n", ns, "-j", "link", "show", "dev", ifname]);
+        let v: serde_json::Value = serde_json::from_str(out.success()).expect("ip -j output");
+        v[0]["address"].as_str().expect("address").to_owned()
+    }
+
+    /// Sends `count` pings of `size` payload bytes from b to a; returns how many were answered.
+    pub fn ping_a_from_b(&self, count: u32, size: u32) -> u32 {
+        let out = run(
+            Some(&self.ns_b),
+            "ping",
+            &[
+                "-q",
+                "-c",
+                &count.to_string(),
+                "-i",
+                "0.05",
+                "-W",
+                "1",
+                "-s",
+                &size.to_string(),
+                self.addr_a,
+            ],
+        );
+        out.stdout
+            .split(", ")
+            .find_map(|part| {
+                part.strip_suffix(" received")
+                    .and_then(|n| n.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// The id of the XDP program attached to `ifname` in `ns`, if any.
+    pub fn xdp_prog_id(&self, ns: &str, ifname: &str) -> Option<u64> {
+        let out = run(
+            None,
+            "ip",
+            &["-n", ns, "-d", "-j", "link", "show", "dev", ifname],
+        );
+        let v: serde_json::Value = serde_json::from_str(out.success()).ok()?;
+        v[0]["xdp"]["prog"]["id"].as_u64()
+    }
+}
+
+impl Default for Testbed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        // Deleting a namespace deletes its veth end, and with it the peer.
+        for ns in [&self.ns_a, &self.ns_b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+/// A bpffs instance of the test's own, unmounted (releasing every pin in it,
+/// and so every link and map they held) on drop.
+#[derive(Debug)]
+pub struct Bpffs {
+    dir: tempfile::TempDir,
+}
+
+impl Bpffs {
+    #[track_caller]
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("xdptest-bpffs-")
+            .tempdir()
+            .expect("tempdir");
+        sh(&[
+            "mount",
+            "-t",
+            "bpf",
+            "bpf",
+            &dir.path().display().to_string(),
+        ]);
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn arg(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// Every pin in it, relative, sorted (bpffs' own `*.debug` iterators excluded).
+    pub fn pins(&self) -> Vec<String> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                if rel.ends_with(".debug") {
+                    continue;
+                }
+                out.push(rel);
+                if path.is_dir() {
+                    walk(root, &path, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.path(), self.path(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Default for Bpffs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .output();
+    }
+}
