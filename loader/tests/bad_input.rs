@@ -2,6 +2,9 @@
 //! panic, and nothing left pinned or attached. Cases refused before the
 //! kernel is touched run anywhere; the others are kernel tests.
 
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use testkit::{bin, kern_object, run, Bpffs, Run, Testbed};

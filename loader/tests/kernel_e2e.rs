@@ -2,6 +2,9 @@
 //! namespace, pings across, `statswatch` reads the pinned counters, the
 //! loader has exited and the chain keeps running, `unload` leaves nothing.
 
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aya::maps::{Map, MapData, ProgramArray};
 use serde_json::Value;
 use testkit::{bin, kern_object, run, Bpffs, Testbed};

@@ -1,6 +1,9 @@
 //! The skeleton's programs under BPF_PROG_TEST_RUN: crafted frames in, the
 //! verdict and the per-action counters out. Real kernel, no interface.
 
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aya::{
     maps::Map,
     programs::{TestRun, TestRunOptions, Xdp},
