@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh Debian machine (root),
+# and mounts bpffs. Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
+          util-linux procps shellcheck)
+MSRV=1.87
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (it installs packages and mounts bpffs)" >&2
+    exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: the project needs cargo >= MSRV (aya 0.14). Debian's own cargo is older.
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null; then
+    echo "setup.sh: no cargo found: install Rust >= $MSRV with rustup (https://rustup.rs)" >&2
+    exit 1
+fi
+have=$(cargo --version | awk '{print $2}')
+if [ "$(printf '%s\n%s\n' "$MSRV" "$have" | sort -V | head -1)" != "$MSRV" ]; then
+    echo "setup.sh: cargo $have is older than $MSRV: update it with rustup" >&2
+    exit 1
+fi
+
+if ! mountpoint -q /sys/fs/bpf; then
+    mount -t bpf bpf /sys/fs/bpf
+fi

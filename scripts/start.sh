@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The testbed: namespace $NS with veth $NS_IF, joined to $HOST_IF on the host,
+# MTU 9000, tuned socket buffers, then the XDP program loaded on $HOST_IF.
+# Running it again is fine: what exists is kept, the program is replaced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/testbed.env
+. scripts/testbed.env
+export PATH="$HOME/.cargo/bin:$PATH"
+
+bash scripts/setup.sh
+
+if [ ! -x target/release/xdploader ] || [ ! -x target/release/statswatch ] ||
+   [ -n "$(find loader statswatch Cargo.toml -newer target/release/xdploader -print -quit)" ]; then
+    cargo build --release --workspace --bins
+fi
+make -s -C kern
+
+# Host sysctls we change: saved once, so stop.sh can put them back.
+host_keys=(net.ipv4.conf.all.rp_filter net.ipv4.conf.default.rp_filter)
+while read -r key _; do host_keys+=("$key"); done < <(grep -E '^[a-z]' scripts/sysctl.conf | tr -d '=')
+if [ ! -f "$SAVED" ]; then
+    mkdir -p "$(dirname "$SAVED")"
+    for key in "${host_keys[@]}"; do
+        printf '%s = %s\n' "$key" "$(sysctl -n "$key" | tr '\t' ' ')"
+    done > "$SAVED"
+fi
+
+# rp_filter drops traffic that returns by another path than it came, which is
+# what redirecting between interfaces produces.
+sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+
+apply_sysctls() { # [netns]: some keys are global, not per namespace: skip those there
+    local run=()
+    [ $# -gt 0 ] && run=(ip netns exec "$1")
+    grep -E '^[a-z]' scripts/sysctl.conf | while IFS='=' read -r key value; do
+        key=$(echo "$key" | xargs); value=$(echo "$value" | xargs)
+        "${run[@]}" sysctl -qw "$key=$value" 2>/dev/null || [ $# -gt 0 ] ||
+            echo "start.sh: could not set $key" >&2
+    done
+}
+
+ip netns list | grep -qw "^$NS" || ip netns add "$NS"
+if ! ip link show "$HOST_IF" >/dev/null 2>&1; then
+    ip link add "$HOST_IF" type veth peer name "$NS_IF" netns "$NS"
+fi
+ip link set "$HOST_IF" address "$HOST_MAC" mtu "$MTU" up
+ip -n "$NS" link set "$NS_IF" address "$NS_MAC" mtu "$MTU" up
+ip -n "$NS" link set lo up
+ip addr replace "$HOST_ADDR" dev "$HOST_IF"
+ip -n "$NS" addr replace "$NS_ADDR" dev "$NS_IF"
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$NS_IF.rp_filter=0"
+sysctl -qw "net.ipv4.conf.$HOST_IF.rp_filter=0"
+apply_sysctls
+apply_sysctls "$NS"
+
+# TSO off: XDP sees wire-sized frames, not 64 KiB super-packets. Transmit
+# checksum offload off: a frame XDP redirects leaves without the checksum the
+# stack left for the (virtual) NIC to finish, and the receiver drops it.
+ethtool -K "$HOST_IF" tso off tx off >/dev/null
+ip netns exec "$NS" ethtool -K "$NS_IF" tso off tx off >/dev/null
+
+# Locked-memory limits only matter on kernels before 5.11 (memcg accounting since).
+ulimit -l unlimited 2>/dev/null || true
+
+target/release/xdploader -file "$XDP_ELF" -i "$HOST_IF" --pin-dir "$PIN_DIR"
+
+host_ip=${HOST_ADDR%/*}
+cat <<MSG
+
+Testbed ready: $HOST_IF (${HOST_ADDR}, host) <-> $NS_IF (${NS_ADDR}, netns $NS), MTU $MTU.
+Next:
+  ip netns exec $NS ping -c 5 $host_ip                # traffic into $HOST_IF's XDP program
+  target/release/statswatch -file $PIN_DIR/stats_map  # the verdict counters
+  scripts/stop.sh                                     # undo all of it
+MSG
