@@ -213,6 +213,109 @@ pub fn fill(ebpf: &mut Ebpf, plan: &JumpTablePlan) -> Result<(), JumpTableError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::{map_type_name, MapSummary, ProgramSummary};
+    use aya_obj::generated::bpf_map_type::{self, BPF_MAP_TYPE_HASH};
+
+    fn object(progs: &[&str], maps: &[(&str, bpf_map_type, u32)]) -> ObjectSummary {
+        ObjectSummary {
+            license: "GPL".into(),
+            programs: progs
+                .iter()
+                .map(|name| ProgramSummary {
+                    name: (*name).into(),
+                    section: "xdp".into(),
+                    xdp: true,
+                    frags: false,
+                    instructions: 2,
+                })
+                .collect(),
+            maps: maps
+                .iter()
+                .map(|(name, t, entries)| MapSummary {
+                    name: (*name).into(),
+                    type_name: map_type_name(*t as u32),
+                    map_type: *t as u32,
+                    key_size: 4,
+                    value_size: 4,
+                    max_entries: *entries,
+                    flags: 0,
+                    global_data: false,
+                })
+                .collect(),
+            needs_kernel_btf: false,
+        }
+    }
+
+    #[test]
+    fn entry_and_slots_follow_the_naming_convention() {
+        let obj = object(
+            &["fw_2", "fw", "fw_1"],
+            &[("jmp_map", BPF_MAP_TYPE_PROG_ARRAY, 4)],
+        );
+        let entry = entry_program(&obj, None).unwrap();
+        assert_eq!(entry, "fw");
+        let JumpTable::Fill(plan) = plan(&obj, &entry, None).unwrap() else {
+            panic!("expected a plan")
+        };
+        let slots: Vec<_> = plan
+            .slots
+            .iter()
+            .map(|s| (s.slot, s.program.as_str()))
+            .collect();
+        assert_eq!(slots, [(2, "fw_2"), (1, "fw_1")]);
+    }
+
+    #[test]
+    fn the_only_prog_array_is_used_when_jmp_map_is_absent() {
+        let obj = object(&["a", "a_0"], &[("tails", BPF_MAP_TYPE_PROG_ARRAY, 1)]);
+        let JumpTable::Fill(plan) = plan(&obj, "a", None).unwrap() else {
+            panic!("expected a plan")
+        };
+        assert_eq!(plan.map, "tails");
+    }
+
+    #[test]
+    fn bad_plans_are_clear_errors() {
+        let obj = object(
+            &["fw", "fw_9"],
+            &[
+                ("jmp_map", BPF_MAP_TYPE_PROG_ARRAY, 4),
+                ("h", BPF_MAP_TYPE_HASH, 4),
+            ],
+        );
+        assert_eq!(
+            plan(&obj, "fw", None).unwrap_err().to_string(),
+            "program fw_9 wants slot 9 of jmp_map, which has 4 slots"
+        );
+        assert_eq!(
+            plan(&obj, "fw", Some("nope")).unwrap_err().to_string(),
+            "no map named nope (maps: jmp_map, h)"
+        );
+        assert_eq!(
+            plan(&obj, "fw", Some("h")).unwrap_err().to_string(),
+            "map h is a hash, not a prog_array"
+        );
+        assert_eq!(
+            entry_program(&obj, Some("other")).unwrap_err().to_string(),
+            "no XDP program named other (XDP programs: fw, fw_9)"
+        );
+        let two = object(&["a", "b"], &[]);
+        assert_eq!(
+            entry_program(&two, None).unwrap_err().to_string(),
+            "several entry programs (a, b): choose one with --prog NAME"
+        );
+    }
+
+    #[test]
+    fn no_prog_array_is_skipped_and_said() {
+        let obj = object(&["solo"], &[]);
+        assert_eq!(
+            plan(&obj, "solo", None).unwrap(),
+            JumpTable::Skipped {
+                reason: "the object has no prog array".into()
+            }
+        );
+    }
 
     #[test]
     fn tail_slots_need_the_entry_name_and_digits() {

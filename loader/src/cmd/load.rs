@@ -152,15 +152,15 @@ impl fmt::Display for SummaryText<'_> {
         let Self(file, s) = self;
         writeln!(
             f,
-            "{}: license {}, {} programs, {} maps",
+            "{}: license {}, {}, {}",
             file.display(),
             if s.license.is_empty() {
                 "none"
             } else {
                 &s.license
             },
-            s.programs.len(),
-            s.maps.len()
+            plural(s.programs.len(), "program"),
+            plural(s.maps.len(), "map")
         )?;
         let width = s
             .maps
@@ -193,6 +193,10 @@ impl fmt::Display for SummaryText<'_> {
         }
         Ok(())
     }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 impl fmt::Display for LoadReport {
