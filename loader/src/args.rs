@@ -32,6 +32,17 @@ pub fn go_style(cmd: &clap::Command, args: impl IntoIterator<Item = OsString>) -
     out
 }
 
+/// Parses the process arguments into `T`, Go-style flags included; on a
+/// usage error prints clap's message with the usage and exits with 2.
+pub fn parse<T: clap::Parser>() -> T {
+    let mut command = T::command();
+    let argv = go_style(&command, std::env::args_os());
+    command
+        .try_get_matches_from_mut(argv)
+        .and_then(|m| T::from_arg_matches(&m))
+        .unwrap_or_else(|e| e.exit())
+}
+
 fn collect_longs(cmd: &clap::Command, out: &mut Vec<String>) {
     for arg in cmd.get_arguments() {
         out.extend(arg.get_long().map(str::to_owned));

@@ -259,6 +259,23 @@ pub struct Attachment {
     link: Option<FdLink>,
 }
 
+impl Attachment {
+    fn new_link(
+        iface: &Interface,
+        mode: XdpMode,
+        link: FdLink,
+        native_refused: Option<String>,
+    ) -> Self {
+        Self {
+            iface: iface.clone(),
+            mode: mode_name(mode),
+            native_refused,
+            replaced: false,
+            link: Some(link),
+        }
+    }
+}
+
 fn mode_name(mode: XdpMode) -> &'static str {
     match mode {
         XdpMode::Skb => "skb",
@@ -303,15 +320,7 @@ pub fn attach(
         Mode::Skb => (XdpMode::Skb, None),
     };
     let refused = match try_mode(prog, first) {
-        Ok(link) => {
-            return Ok(Attachment {
-                iface: iface.clone(),
-                mode: mode_name(first),
-                native_refused: None,
-                replaced: false,
-                link: Some(link),
-            })
-        }
+        Ok(link) => return Ok(Attachment::new_link(iface, first, link, None)),
         Err(e) if e.raw_os_error() == Some(libc_enotsup()) => {
             return Err(AttachError::NoBpfLink {
                 iface: iface.name.clone(),
@@ -322,13 +331,7 @@ pub fn attach(
     // Ask the kernel why, by trying once more with its tracepoint listening.
     let (retry, message) = kernel_reason(|| try_mode(prog, first));
     if let Ok(link) = retry {
-        return Ok(Attachment {
-            iface: iface.clone(),
-            mode: mode_name(first),
-            native_refused: None,
-            replaced: false,
-            link: Some(link),
-        });
+        return Ok(Attachment::new_link(iface, first, link, None));
     }
     let reason = describe_refusal(&refused, message.as_deref());
     match fallback {
@@ -338,13 +341,7 @@ pub fn attach(
                 mode: mode_name(second),
                 reason: describe_refusal(&e, None),
             })?;
-            Ok(Attachment {
-                iface: iface.clone(),
-                mode: mode_name(second),
-                native_refused: Some(reason),
-                replaced: false,
-                link: Some(link),
-            })
+            Ok(Attachment::new_link(iface, second, link, Some(reason)))
         }
         None => Err(AttachError::Refused {
             iface: iface.name.clone(),

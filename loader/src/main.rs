@@ -3,28 +3,20 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{error::ErrorKind, CommandFactory as _, FromArgMatches as _};
+use clap::{error::ErrorKind, CommandFactory as _};
 use xdploader::{
     cli::{Cli, Command, LoadArgs, Target},
     cmd,
 };
 
 fn main() -> ExitCode {
-    let mut command = Cli::command();
-    let argv = xdploader::args::go_style(&command, std::env::args_os());
-    let cli = match command
-        .try_get_matches_from_mut(argv)
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
+    let cli: Cli = xdploader::args::parse();
     let json = match &cli.command {
         Some(Command::Load(a)) => a.target.json,
         Some(Command::Unload(a)) => a.target.json,
         None => cli.load.target.json,
     };
-    match run(cli, &mut command) {
+    match run(cli) {
         Ok(out) => {
             if !out.is_empty() {
                 print!("{out}");
@@ -42,27 +34,28 @@ fn main() -> ExitCode {
 }
 
 /// Runs the command and returns what to print on stdout.
-fn run(cli: Cli, command: &mut clap::Command) -> anyhow::Result<String> {
+fn run(cli: Cli) -> anyhow::Result<String> {
     match cli.command {
-        Some(Command::Unload(args)) => unload(&args.target, command),
-        Some(Command::Load(args)) => load(args, command),
-        None if cli.unload => unload(&cli.load.target, command),
-        None => load(cli.load, command),
+        Some(Command::Unload(args)) => unload(&args.target),
+        Some(Command::Load(args)) => load(args),
+        None if cli.unload => unload(&cli.load.target),
+        None => load(cli.load),
     }
 }
 
-fn missing(command: &mut clap::Command, what: &str) -> ! {
-    command
+/// A missing flag: clap's error with the usage, exit 2.
+fn missing(what: &str) -> ! {
+    Cli::command()
         .error(ErrorKind::MissingRequiredArgument, what)
         .exit()
 }
 
-fn load(args: LoadArgs, command: &mut clap::Command) -> anyhow::Result<String> {
+fn load(args: LoadArgs) -> anyhow::Result<String> {
     let Some(file) = args.file.clone() else {
-        missing(command, "the XDP object is missing: -file FILE");
+        missing("the XDP object is missing: -file FILE");
     };
     if args.target.interfaces.is_empty() {
-        missing(command, "no interface given: -i IF[,IF...]");
+        missing("no interface given: -i IF[,IF...]");
     }
     let prepared = cmd::load::prepare(file, &args)?;
     if !args.target.json {
@@ -86,9 +79,9 @@ fn load(args: LoadArgs, command: &mut clap::Command) -> anyhow::Result<String> {
     })
 }
 
-fn unload(target: &Target, command: &mut clap::Command) -> anyhow::Result<String> {
+fn unload(target: &Target) -> anyhow::Result<String> {
     if target.interfaces.is_empty() {
-        missing(command, "no interface given: unload -i IF[,IF...]");
+        missing("no interface given: unload -i IF[,IF...]");
     }
     let report = cmd::unload::run(target)?;
     Ok(if target.json {

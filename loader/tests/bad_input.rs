@@ -126,23 +126,33 @@ fn statswatch_missing_pin_and_flags() {
 
 // ---- kernel tests: the load gets far enough that something could be left behind
 
-/// Loads on a fresh testbed and checks that the failure left nothing.
+/// `xdploader -file FILE -i <if_a> --pin-dir <pins> EXTRA…` inside namespace a.
+fn load_in(bed: &Testbed, pins: &Bpffs, file: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<String> = [
+        "-file",
+        file.to_str().unwrap(),
+        "-i",
+        &bed.if_a,
+        "--pin-dir",
+        &pins.arg(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    run(Some(&bed.ns_a), bin("xdploader"), &args)
+}
+
+/// Loads on a testbed and checks that the failure left nothing but `pins_before`.
 #[track_caller]
 fn assert_fails_cleanly(
     bed: &Testbed,
     pins: &Bpffs,
     pins_before: &[String],
-    args: &[&str],
+    file: &Path,
+    extra: &[&str],
     cause: &str,
 ) {
-    let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    all.extend([
-        "-i".into(),
-        bed.if_a.clone(),
-        "--pin-dir".into(),
-        pins.arg(),
-    ]);
-    let out = run(Some(&bed.ns_a), bin("xdploader"), &all);
+    let out = load_in(bed, pins, file, extra);
     assert_one_line_error(&out, "xdploader", cause);
     assert_eq!(pins.pins(), pins_before, "pins left behind");
     assert_eq!(
@@ -163,7 +173,8 @@ fn verifier_rejection() {
         &bed,
         &pins,
         &[],
-        &["-file", fixture.to_str().unwrap()],
+        &fixture,
+        &[],
         "program xdp_unchecked was rejected by the kernel verifier (EACCES",
     );
 }
@@ -197,22 +208,11 @@ fn mismatched_pin_is_refused_then_replaced_with_fresh() {
         &bed,
         &pins,
         &before,
-        &["-file", elf.to_str().unwrap()],
+        &elf,
+        &[],
         "does not match stats_map in the object: value_size is 8 in the pin, 16 in the object (--fresh replaces it)",
     );
-    let out = run(
-        Some(&bed.ns_a),
-        bin("xdploader"),
-        &[
-            "-file",
-            elf.to_str().unwrap(),
-            "-i",
-            &bed.if_a,
-            "--pin-dir",
-            &pins.arg(),
-            "--fresh",
-        ],
-    );
+    let out = load_in(&bed, &pins, &elf, &["--fresh"]);
     assert!(out.success().contains("stats_map (replaced)"));
     let out = run(None, bin("statswatch"), &["-file", stats.to_str().unwrap()]);
     assert!(out.success().contains("XDP_PASS"));
@@ -228,19 +228,15 @@ fn native_refusal_names_the_kernel_reason_and_auto_falls_back() {
         testkit::sh(&["ip", "-n", ns, "link", "set", "dev", ifname, "mtu", "9000"]);
     }
     let fixture = kern_object("tests/pass_nofrags.elf");
-    let file = fixture.to_str().unwrap();
     assert_fails_cleanly(
         &bed,
         &pins,
         &[],
-        &["-file", file, "--mode", "native"],
+        &fixture,
+        &["--mode", "native"],
         "native XDP attach refused: veth: Peer MTU is too large to set XDP (ERANGE",
     );
-    let out = run(
-        Some(&bed.ns_a),
-        bin("xdploader"),
-        &["-file", file, "-i", &bed.if_a, "--pin-dir", &pins.arg()],
-    );
+    let out = load_in(&bed, &pins, &fixture, &[]);
     let stdout = out.success();
     assert!(
         stdout.contains("native mode refused: veth: Peer MTU is too large to set XDP"),
@@ -257,19 +253,7 @@ fn statswatch_wrong_map_type() {
     }
     let (bed, pins) = (Testbed::new(), Bpffs::new());
     let elf = kern_object("xdp.elf");
-    run(
-        Some(&bed.ns_a),
-        bin("xdploader"),
-        &[
-            "-file",
-            elf.to_str().unwrap(),
-            "-i",
-            &bed.if_a,
-            "--pin-dir",
-            &pins.arg(),
-        ],
-    )
-    .success();
+    load_in(&bed, &pins, &elf, &[]).success();
     let jmp = pins.path().join("jmp_map");
     let out = run(None, bin("statswatch"), &["-file", jmp.to_str().unwrap()]);
     assert_one_line_error(&out, "statswatch", "is a prog_array map");

@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{CommandFactory as _, FromArgMatches as _, Parser};
+use clap::Parser;
 use xdploader::stats::{ActionStats, StatsMap};
 
 const EXAMPLES: &str = "\
@@ -32,15 +32,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let mut command = Cli::command();
-    let argv = xdploader::args::go_style(&command, std::env::args_os());
-    let cli = match command
-        .try_get_matches_from_mut(argv)
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
+    let cli: Cli = xdploader::args::parse();
     match run(&cli) {
         Ok(out) => {
             print!("{out}");
