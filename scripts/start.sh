@@ -17,8 +17,10 @@ fi
 make -s -C kern
 
 # Host sysctls we change: saved once, so stop.sh can put them back.
+# scripts/sysctl.conf as key=value lines, the one reader of that file.
+tuning() { grep -E '^[a-z]' scripts/sysctl.conf | sed -E 's/[[:space:]]*=[[:space:]]*/=/'; }
 host_keys=(net.ipv4.conf.all.rp_filter net.ipv4.conf.default.rp_filter)
-while read -r key _; do host_keys+=("$key"); done < <(grep -E '^[a-z]' scripts/sysctl.conf | tr -d '=')
+while IFS= read -r entry; do host_keys+=("${entry%%=*}"); done < <(tuning)
 if [ ! -f "$SAVED" ]; then
     mkdir -p "$(dirname "$SAVED")"
     for key in "${host_keys[@]}"; do
@@ -33,10 +35,9 @@ sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 apply_sysctls() { # [netns]: some keys are global, not per namespace: skip those there
     local run=()
     [ $# -gt 0 ] && run=(ip netns exec "$1")
-    grep -E '^[a-z]' scripts/sysctl.conf | while IFS='=' read -r key value; do
-        key=$(echo "$key" | xargs); value=$(echo "$value" | xargs)
-        "${run[@]}" sysctl -qw "$key=$value" 2>/dev/null || [ $# -gt 0 ] ||
-            echo "start.sh: could not set $key" >&2
+    tuning | while IFS= read -r entry; do
+        "${run[@]}" sysctl -qw "$entry" 2>/dev/null || [ $# -gt 0 ] ||
+            echo "start.sh: could not set ${entry%%=*}" >&2
     done
 }
 

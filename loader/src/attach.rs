@@ -429,7 +429,7 @@ fn kernel_reason<T>(
             let _ = fs::remove_dir(&self.0);
         }
     }
-    let instance = bpffs_tracefs().and_then(|root| {
+    let instance = crate::bpffs::tracefs().and_then(|root| {
         let dir = root
             .join("instances")
             .join(format!("xdploader-{}", std::process::id()));
@@ -453,10 +453,6 @@ fn kernel_reason<T>(
             .rfind(|m| !m.is_empty())
     });
     (result, message)
-}
-
-fn bpffs_tracefs() -> Option<PathBuf> {
-    crate::bpffs::tracefs()
 }
 
 // ---------------------------------------------------------------- commit

@@ -126,22 +126,6 @@ fn statswatch_missing_pin_and_flags() {
 
 // ---- kernel tests: the load gets far enough that something could be left behind
 
-/// `xdploader -file FILE -i <if_a> --pin-dir <pins> EXTRA…` inside namespace a.
-fn load_in(bed: &Testbed, pins: &Bpffs, file: &Path, extra: &[&str]) -> Run {
-    let mut args: Vec<String> = [
-        "-file",
-        file.to_str().unwrap(),
-        "-i",
-        &bed.if_a,
-        "--pin-dir",
-        &pins.arg(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    args.extend(extra.iter().map(|a| (*a).to_owned()));
-    run(Some(&bed.ns_a), bin("xdploader"), &args)
-}
-
 /// Loads on a testbed and checks that the failure left nothing but `pins_before`.
 #[track_caller]
 fn assert_fails_cleanly(
@@ -152,7 +136,7 @@ fn assert_fails_cleanly(
     extra: &[&str],
     cause: &str,
 ) {
-    let out = load_in(bed, pins, file, extra);
+    let out = bed.load(pins, file, extra);
     assert_one_line_error(&out, "xdploader", cause);
     assert_eq!(pins.pins(), pins_before, "pins left behind");
     assert_eq!(
@@ -212,7 +196,7 @@ fn mismatched_pin_is_refused_then_replaced_with_fresh() {
         &[],
         "does not match stats_map in the object: value_size is 8 in the pin, 16 in the object (--fresh replaces it)",
     );
-    let out = load_in(&bed, &pins, &elf, &["--fresh"]);
+    let out = bed.load(&pins, &elf, &["--fresh"]);
     assert!(out.success().contains("stats_map (replaced)"));
     let out = run(None, bin("statswatch"), &["-file", stats.to_str().unwrap()]);
     assert!(out.success().contains("XDP_PASS"));
@@ -236,7 +220,7 @@ fn native_refusal_names_the_kernel_reason_and_auto_falls_back() {
         &["--mode", "native"],
         "native XDP attach refused: veth: Peer MTU is too large to set XDP (ERANGE",
     );
-    let out = load_in(&bed, &pins, &fixture, &[]);
+    let out = bed.load(&pins, &fixture, &[]);
     let stdout = out.success();
     assert!(
         stdout.contains("native mode refused: veth: Peer MTU is too large to set XDP"),
@@ -253,7 +237,7 @@ fn statswatch_wrong_map_type() {
     }
     let (bed, pins) = (Testbed::new(), Bpffs::new());
     let elf = kern_object("xdp.elf");
-    load_in(&bed, &pins, &elf, &[]).success();
+    bed.load(&pins, &elf, &[]).success();
     let jmp = pins.path().join("jmp_map");
     let out = run(None, bin("statswatch"), &["-file", jmp.to_str().unwrap()]);
     assert_one_line_error(&out, "statswatch", "is a prog_array map");

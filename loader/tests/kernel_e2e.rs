@@ -12,18 +12,8 @@ use testkit::{bin, kern_object, run, Bpffs, Testbed};
 /// Bytes of one ping frame with a 56-byte payload: Ethernet 14 + IPv4 20 + ICMP 8 + 56.
 const PING_FRAME: u64 = 98;
 
-fn xdploader(bed: &Testbed, pins: &Bpffs, args: &[&str]) -> testkit::Run {
-    // After the subcommand, as the printed `detach with:` command has it.
-    let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    all.extend(["--pin-dir".to_owned(), pins.arg()]);
-    run(Some(&bed.ns_a), bin("xdploader"), &all)
-}
-
 fn load(bed: &Testbed, pins: &Bpffs, extra: &[&str]) -> testkit::Run {
-    let elf = kern_object("xdp.elf");
-    let mut args = vec!["-file", elf.to_str().unwrap(), "-i", &bed.if_a];
-    args.extend_from_slice(extra);
-    xdploader(bed, pins, &args)
+    bed.load(pins, &kern_object("xdp.elf"), extra)
 }
 
 /// `statswatch --json` → (packets, bytes) of `action`.
@@ -89,7 +79,7 @@ fn load_ping_watch_break_the_chain_and_unload() {
     assert_eq!(counters(&pins, "XDP_ABORTED"), (3, 3 * PING_FRAME));
     assert_eq!(counters(&pins, "XDP_PASS"), (5, 5 * PING_FRAME));
 
-    let out = xdploader(&bed, &pins, &["unload", "-i", &bed.if_a]);
+    let out = bed.xdploader(&pins, &["unload", "-i", &bed.if_a]);
     out.success();
     assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
     assert_eq!(
@@ -133,7 +123,8 @@ fn reload_replaces_the_program_and_keeps_the_counters() {
     );
 
     // --unload is the Go-style spelling of the subcommand.
-    xdploader(&bed, &pins, &["--unload", "-i", &bed.if_a]).success();
+    bed.xdploader(&pins, &["--unload", "-i", &bed.if_a])
+        .success();
     assert_eq!(pins.pins(), Vec::<String>::new());
 }
 
@@ -169,8 +160,7 @@ fn two_interfaces_share_the_maps_and_unload_one_at_a_time() {
     testkit::sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
     testkit::sh(&["ip", "-n", &bed.ns_a, "link", "set", &d, "up"]);
     let elf = kern_object("xdp.elf");
-    let out = xdploader(
-        &bed,
+    let out = bed.xdploader(
         &pins,
         &[
             "-file",
@@ -183,7 +173,7 @@ fn two_interfaces_share_the_maps_and_unload_one_at_a_time() {
         .success()
         .contains(&format!("devmap if_redirect: {} (", bed.if_a)));
 
-    xdploader(&bed, &pins, &["unload", "-i", &bed.if_a]).success();
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
     assert!(
         pins.pins().contains(&"stats_map".to_owned()),
         "still used by {c}"
@@ -191,6 +181,6 @@ fn two_interfaces_share_the_maps_and_unload_one_at_a_time() {
     assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
     assert!(bed.xdp_prog_id(&bed.ns_a, &c).is_some());
 
-    xdploader(&bed, &pins, &["unload", "-i", &c]).success();
+    bed.xdploader(&pins, &["unload", "-i", &c]).success();
     assert_eq!(pins.pins(), Vec::<String>::new());
 }

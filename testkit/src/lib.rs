@@ -269,6 +269,22 @@ impl Testbed {
             .unwrap_or(0)
     }
 
+    /// `xdploader ARGS… --pin-dir <pins>` inside namespace a. The pin dir goes
+    /// after the subcommand, as the printed `detach with:` command has it.
+    pub fn xdploader(&self, pins: &Bpffs, args: &[&str]) -> Run {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(["--pin-dir".to_owned(), pins.arg()]);
+        run(Some(&self.ns_a), bin("xdploader"), &all)
+    }
+
+    /// `xdploader -file FILE -i <if_a> EXTRA… --pin-dir <pins>` inside namespace a.
+    pub fn load(&self, pins: &Bpffs, file: &Path, extra: &[&str]) -> Run {
+        let file = file.to_str().expect("UTF-8 object path");
+        let mut args = vec!["-file", file, "-i", &self.if_a];
+        args.extend_from_slice(extra);
+        self.xdploader(pins, &args)
+    }
+
     /// The id of the XDP program attached to `ifname` in `ns`, if any.
     pub fn xdp_prog_id(&self, ns: &str, ifname: &str) -> Option<u64> {
         let out = run(
