@@ -15,13 +15,17 @@ struct datarec {
 	__u64 rx_bytes;
 };
 
-/* One slot per XDP action: XDP_ABORTED(0) .. XDP_REDIRECT(4). */
+/* One slot per XDP action: XDP_ABORTED(0) .. XDP_REDIRECT(4). The fixtures
+ * that show other map-definition formats (kern/tests/) declare their own
+ * stats_map in that format and define XDP_OWN_STATS_MAP before this file. */
+#ifndef XDP_OWN_STATS_MAP
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDP_REDIRECT + 1);
 	__type(key, __u32);
 	__type(value, struct datarec);
 } stats_map SEC(".maps");
+#endif
 
 #ifdef XDP_DEBUG
 #define dbg(fmt, ...) bpf_printk(fmt, ##__VA_ARGS__)

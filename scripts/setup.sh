@@ -3,8 +3,9 @@
 # and mounts bpffs. Safe to run again: it only installs what is missing.
 set -euo pipefail
 
+# xdp-tools: its BPF objects are third-party test input for the loader.
 PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
-          util-linux procps shellcheck)
+          util-linux procps shellcheck xdp-tools)
 MSRV=1.87
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -3,9 +3,12 @@
 //! Pin layout under the pin directory (default /sys/fs/bpf):
 //!
 //! ```text
-//! <pin-dir>/<map>                          every map of the object (global data excepted)
+//! <pin-dir>/<map>                          every map of the object (global data excepted),
+//!                                          or the path its definition names (elf::PinSpec)
 //! <pin-dir>/xdploader/<iface>/link         the bpf_link that keeps the program attached
-//! <pin-dir>/xdploader/<iface>/maps/<map>   a second pin of each map this load pinned
+//! <pin-dir>/xdploader/<iface>/maps/<path>  a second pin of each map this load pinned,
+//!                                          at the same relative path
+//! <pin-dir>/xdploader/tmp-<pid>/           staging while a load runs
 //! ```
 //!
 //! The per-interface `maps/` pins are the record `unload` works from: they
@@ -25,7 +28,7 @@ use std::{
 };
 
 use aya::{
-    maps::{Map, MapInfo},
+    maps::MapInfo,
     programs::{links::FdLink, links::PinnedLink, xdp::XdpLink, Xdp, XdpMode},
     Ebpf,
 };
@@ -109,8 +112,9 @@ impl PinLayout {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
-    pub fn map(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+    /// A map's pin, from its path relative to the pin directory.
+    pub fn map(&self, relative: &Path) -> PathBuf {
+        self.dir.join(relative)
     }
     fn state_root(&self) -> PathBuf {
         self.dir.join(STATE_DIR)
@@ -156,6 +160,9 @@ pub enum PinAction {
 pub struct MapPin {
     pub name: String,
     pub path: PathBuf,
+    /// `path` relative to the pin directory.
+    #[serde(skip)]
+    pub relative: PathBuf,
     pub action: PinAction,
 }
 
@@ -180,8 +187,9 @@ pub fn plan_map_pins(
     fresh: bool,
 ) -> Result<Vec<MapPin>, AttachError> {
     let mut pins = Vec::new();
-    for map in summary.maps.iter().filter(|m| !m.global_data) {
-        let path = layout.map(&map.name);
+    for map in &summary.maps {
+        let Some(pin) = &map.pin else { continue };
+        let path = layout.map(&pin.path);
         let action = if path.symlink_metadata().is_err() {
             PinAction::Create
         } else {
@@ -205,6 +213,7 @@ pub fn plan_map_pins(
         pins.push(MapPin {
             name: map.name.clone(),
             path,
+            relative: pin.path.clone(),
             action,
         });
     }
@@ -234,14 +243,6 @@ fn pin_differences(map: &MapSummary, pin: &MapInfo) -> Vec<String> {
         }
     }
     out
-}
-
-/// Map name → pin for the maps aya must open instead of creating.
-pub fn reused(pins: &[MapPin]) -> crate::load::ReusedPins {
-    pins.iter()
-        .filter(|p| p.action == PinAction::Reuse)
-        .map(|p| (p.name.clone(), p.path.clone()))
-        .collect()
 }
 
 // ---------------------------------------------------------------- attach
@@ -457,11 +458,16 @@ fn kernel_reason<T>(
 
 // ---------------------------------------------------------------- commit
 
-/// Pins everything once every attach succeeded. Until [`commit`](Self::commit)
-/// returns, dropping it removes every pin it made and (by dropping the
-/// attachments) detaches every new link: a failed load leaves nothing behind.
-#[derive(Debug, Default)]
+/// Everything a load pins, staged first and made visible only once every
+/// attach succeeded. Until [`commit`](Self::commit) returns, dropping it
+/// removes every pin it made and (by dropping the attachments) detaches
+/// every new link: a failed load leaves nothing behind.
+#[derive(Debug)]
 pub struct Transaction {
+    layout: PinLayout,
+    /// bpffs refuses dots in names, so staged pins get a directory of their
+    /// own; renames within one bpffs are atomic.
+    staging: PathBuf,
     made: Vec<PathBuf>,
     dirs: Vec<PathBuf>,
     done: bool,
@@ -477,6 +483,21 @@ pub struct Committed {
 }
 
 impl Transaction {
+    pub fn begin(layout: &PinLayout) -> Result<Self, AttachError> {
+        let staging = layout
+            .state_root()
+            .join(format!("tmp-{}", std::process::id()));
+        let mut tx = Self {
+            layout: layout.clone(),
+            staging: staging.clone(),
+            made: Vec::new(),
+            dirs: Vec::new(),
+            done: false,
+        };
+        tx.mkdir(&staging)?;
+        Ok(tx)
+    }
+
     fn mkdir(&mut self, dir: &Path) -> Result<(), AttachError> {
         if !dir.exists() {
             if let Some(parent) = dir.parent() {
@@ -488,55 +509,66 @@ impl Transaction {
         Ok(())
     }
 
-    fn pin_map(&mut self, map: &Map, path: &Path) -> Result<(), AttachError> {
-        map.pin(path).map_err(pin_err("pinning map at", path))?;
-        self.made.push(path.to_owned());
-        Ok(())
+    fn staged(&self, pin: &MapPin) -> PathBuf {
+        self.staging.join("m").join(&pin.relative)
     }
 
-    /// Pins maps, records and new links. `Replace` pins are made under a
-    /// temporary name and renamed over the old pin last, so a failure midway
-    /// leaves the old pins as they were.
+    /// Where aya must find or pin each map: a reused map at its pin, every
+    /// other one at its staging path, where aya pins the map it creates.
+    pub fn map_pin_paths(
+        &mut self,
+        pins: &[MapPin],
+    ) -> Result<Vec<(String, PathBuf)>, AttachError> {
+        let mut paths = Vec::new();
+        for pin in pins {
+            let path = match pin.action {
+                PinAction::Reuse => pin.path.clone(),
+                PinAction::Create | PinAction::Replace => {
+                    let staged = self.staged(pin);
+                    if let Some(parent) = staged.parent() {
+                        self.mkdir(parent)?;
+                    }
+                    staged
+                }
+            };
+            paths.push((pin.name.clone(), path));
+        }
+        Ok(paths)
+    }
+
+    /// Pins records and new links, then renames the staged map pins into
+    /// place, replacing old pins atomically.
     pub fn commit(
         mut self,
         ebpf: &Ebpf,
-        layout: &PinLayout,
         pins: Vec<MapPin>,
         mut attachments: Vec<Attachment>,
     ) -> Result<Committed, AttachError> {
-        // bpffs refuses dots in names, so temporaries get a directory of
-        // their own (renames within one bpffs are atomic).
-        let tmp_dir = layout
-            .state_root()
-            .join(format!("tmp-{}", std::process::id()));
-        self.mkdir(&tmp_dir.join("m"))?;
+        let layout = self.layout.clone();
+        // (staged, final, whether a rollback removes it: not when it replaced a pin)
         let mut renames = Vec::new();
-        for pin in &pins {
-            let map = ebpf.map(&pin.name).expect("every planned map was created");
-            match pin.action {
-                PinAction::Reuse => {}
-                PinAction::Create => self.pin_map(map, &pin.path)?,
-                PinAction::Replace => {
-                    let tmp = tmp_dir.join("m").join(&pin.name);
-                    self.pin_map(map, &tmp)?;
-                    renames.push((tmp, pin.path.clone()));
-                }
+        for pin in pins.iter().filter(|p| p.action != PinAction::Reuse) {
+            if let Some(parent) = pin.path.parent() {
+                self.mkdir(parent)?;
             }
+            let new = pin.action == PinAction::Create;
+            renames.push((self.staged(pin), pin.path.clone(), new));
         }
 
         let mut links = Vec::new();
         let mut records = Vec::new();
         for attachment in &attachments {
             let iface = &attachment.iface.name;
-            let record_dir = layout.records(iface);
-            self.mkdir(&record_dir)?;
-            let tmp_records = tmp_dir.join("r").join(iface);
-            self.mkdir(&tmp_records)?;
+            self.mkdir(&layout.state(iface))?;
             for pin in &pins {
-                let record = record_dir.join(&pin.name);
-                let tmp = tmp_records.join(&pin.name);
-                self.pin_map(ebpf.map(&pin.name).expect("planned map"), &tmp)?;
-                records.push((tmp, record));
+                let record = layout.records(iface).join(&pin.relative);
+                let tmp = self.staging.join("r").join(iface).join(&pin.relative);
+                for dir in [record.parent(), tmp.parent()].into_iter().flatten() {
+                    self.mkdir(dir)?;
+                }
+                let map = ebpf.map(&pin.name).expect("every planned map was created");
+                map.pin(&tmp).map_err(pin_err("pinning map at", &tmp))?;
+                records.push((tmp, record, true));
             }
         }
         // Pinned links stay held until the end: if anything below fails, the
@@ -554,15 +586,17 @@ impl Transaction {
 
         // Past this point nothing fails but renames within one bpffs.
         let mut released = Vec::new();
-        let keep: HashSet<&str> = pins.iter().map(|p| p.name.as_str()).collect();
+        let keep: HashSet<&Path> = pins.iter().map(|p| p.relative.as_path()).collect();
         for attachment in &attachments {
-            released.extend(release_records(layout, &attachment.iface.name, &keep));
+            released.extend(release_records(&layout, &attachment.iface.name, &keep));
         }
-        for (tmp, path) in renames.into_iter().chain(records) {
+        for (tmp, path, new) in renames.into_iter().chain(records) {
             fs::rename(&tmp, &path).map_err(io_err("renaming pin to", &path))?;
-            self.made.retain(|p| p != &tmp);
+            if new {
+                self.made.push(path);
+            }
         }
-        let _ = fs::remove_dir_all(&tmp_dir);
+        let _ = fs::remove_dir_all(&self.staging);
         self.done = true;
         // The links are pinned now: dropping them only closes our fds.
         drop(held);
@@ -579,6 +613,8 @@ impl Drop for Transaction {
         if self.done {
             return;
         }
+        // Staged pins (aya's included) go with their directory.
+        let _ = fs::remove_dir_all(&self.staging);
         for path in self.made.iter().rev() {
             let _ = fs::remove_file(path);
         }
@@ -594,6 +630,37 @@ fn map_id(path: &Path) -> Option<u32> {
     MapInfo::from_pin(path).ok().map(|i| i.id())
 }
 
+/// The pins under `dir`, as paths relative to it (records mirror the
+/// pin directory, subdirectories included).
+fn pins_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let Ok(entries) = fs::read_dir(dir.join(&relative)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = relative.join(entry.file_name());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Removes `dir` and its parents while they are empty, up to `root` (kept).
+fn remove_empty_dirs(mut dir: &Path, root: &Path) {
+    while dir != root && dir.starts_with(root) && fs::remove_dir(dir).is_ok() {
+        match dir.parent() {
+            Some(parent) => dir = parent,
+            None => break,
+        }
+    }
+}
+
 /// Ids recorded by every interface of ours except `iface`.
 fn ids_recorded_elsewhere(layout: &PinLayout, iface: &str) -> HashSet<u32> {
     let Ok(entries) = fs::read_dir(layout.state_root()) else {
@@ -602,36 +669,43 @@ fn ids_recorded_elsewhere(layout: &PinLayout, iface: &str) -> HashSet<u32> {
     entries
         .flatten()
         .filter(|e| e.file_name() != iface && !e.file_name().to_string_lossy().starts_with("tmp-"))
-        .filter_map(|e| fs::read_dir(e.path().join("maps")).ok())
-        .flat_map(|records| records.flatten())
-        .filter_map(|r| map_id(&r.path()))
+        .flat_map(|e| {
+            let records = e.path().join("maps");
+            pins_under(&records)
+                .into_iter()
+                .filter_map(move |r| map_id(&records.join(r)))
+        })
         .collect()
 }
 
 /// Drops `iface`'s records for maps not in `keep`, removing the map's pin in
 /// the pin directory when it is still the map we recorded and no other
 /// interface of ours records it. Returns the pins removed.
-fn release_records(layout: &PinLayout, iface: &str, keep: &HashSet<&str>) -> Vec<PathBuf> {
-    let Ok(records) = fs::read_dir(layout.records(iface)) else {
-        return Vec::new();
-    };
+fn release_records(layout: &PinLayout, iface: &str, keep: &HashSet<&Path>) -> Vec<PathBuf> {
+    let records = layout.records(iface);
     let elsewhere = ids_recorded_elsewhere(layout, iface);
     let mut removed = Vec::new();
-    for record in records.flatten() {
-        let name = record.file_name().to_string_lossy().into_owned();
-        if keep.contains(name.as_str()) {
+    for relative in pins_under(&records) {
+        if keep.contains(relative.as_path()) {
             continue;
         }
-        let recorded = map_id(&record.path());
-        let pin = layout.map(&name);
+        let record = records.join(&relative);
+        let recorded = map_id(&record);
+        let pin = layout.map(&relative);
         if recorded.is_some()
             && recorded == map_id(&pin)
             && !elsewhere.contains(&recorded.unwrap_or(0))
             && fs::remove_file(&pin).is_ok()
         {
+            if let Some(parent) = pin.parent() {
+                remove_empty_dirs(parent, &layout.dir);
+            }
             removed.push(pin);
         }
-        let _ = fs::remove_file(record.path());
+        let _ = fs::remove_file(&record);
+        if let Some(parent) = record.parent() {
+            remove_empty_dirs(parent, &records);
+        }
     }
     removed
 }

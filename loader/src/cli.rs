@@ -5,14 +5,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::attach::Mode;
+use crate::{attach::Mode, jump_table::TailArg};
 
 const EXAMPLES: &str = "\
 Examples:
   xdploader -file kern/xdp.elf -i veth1            load, fill jmp_map and if_redirect, pin, attach
   xdploader -file kern/xdp.elf -i veth1,veth2 --mode skb
   xdploader --json -file kern/xdp.elf -i veth1     the same, as one JSON document
-  xdploader unload -i veth1                        detach and remove the pins (same as --unload)";
+  xdploader unload -i veth1                        detach and remove the pins (same as --unload)
+  xdploader inspect -file prog.o                   programs, maps, pins and jump tables; no root needed
+  xdploader -file prog.o -i veth1 --tail jmp_map:3=stage_c    put stage_c in slot 3";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +42,28 @@ pub enum Command {
     /// Detach from the interfaces and remove the pins the load made
     #[command(after_help = "Example:\n  xdploader unload -i veth1")]
     Unload(UnloadArgs),
+    /// Show what a load would do: programs, tail calls, maps, pins, jump tables (no root needed)
+    #[command(
+        after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o"
+    )]
+    Inspect(InspectArgs),
+}
+
+/// Which program is the entry, and what goes into the jump tables.
+#[derive(Debug, Clone, Args)]
+pub struct ChainArgs {
+    /// Entry program by function name (default: the only XDP program no rule puts in a slot)
+    #[arg(long, value_name = "NAME")]
+    pub prog: Option<String>,
+    /// Entry program by section name, e.g. xdp/firewall
+    #[arg(long, value_name = "SECTION")]
+    pub sec: Option<String>,
+    /// Prog array that `<entry>_<N>` programs go into (default: jmp_map, else the one the entry calls)
+    #[arg(long, value_name = "NAME")]
+    pub jmp_map: Option<String>,
+    /// Put PROG in SLOT of MAP (default map: as --jmp-map); overrides naming and declared slots
+    #[arg(long, value_name = "[MAP:]SLOT=PROG")]
+    pub tail: Vec<TailArg>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -68,12 +92,8 @@ pub struct LoadArgs {
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub target: Target,
-    /// Entry program (default: the XDP program that is no other's `_<N>` tail target)
-    #[arg(long, value_name = "NAME")]
-    pub prog: Option<String>,
-    /// Prog array to fill with `<entry>_<N>` programs (default: jmp_map)
-    #[arg(long, value_name = "NAME")]
-    pub jmp_map: Option<String>,
+    #[command(flatten)]
+    pub chain: ChainArgs,
     /// Devmap to fill with the interfaces (default: if_redirect)
     #[arg(long, value_name = "NAME")]
     pub devmap: Option<String>,
@@ -92,4 +112,19 @@ pub struct LoadArgs {
 pub struct UnloadArgs {
     #[command(flatten)]
     pub target: Target,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The XDP ELF object
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The pin directory a load would use (only changes the pin paths shown)
+    #[arg(long, value_name = "DIR", default_value = crate::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub chain: ChainArgs,
 }

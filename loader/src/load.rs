@@ -3,16 +3,27 @@
 use std::path::PathBuf;
 
 use aya::{
+    maps::{MapData, MapError},
     programs::{ProgramError, Xdp},
     Ebpf, EbpfLoader,
 };
+use aya_obj::{
+    maps::{bpf_map_def, LegacyMap},
+    EbpfSectionKind,
+};
 
-use crate::elf::ObjectSummary;
+use crate::elf::{MapSummary, ObjectSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("creating the object's maps failed")]
     Object(#[source] aya::EbpfError),
+    #[error("creating prog array {name}")]
+    ProgArray {
+        name: String,
+        #[source]
+        source: MapError,
+    },
     #[error("program {name} was rejected by the kernel verifier ({errno}): {reason} (run with --verbose for the verifier log)")]
     Verifier {
         name: String,
@@ -38,15 +49,18 @@ impl LoadError {
     }
 }
 
-/// Map name → existing pin that aya must use instead of creating the map.
-pub type ReusedPins = Vec<(String, PathBuf)>;
+/// Map name → where aya opens the map if pinned there, or pins the map it creates.
+pub type MapPinPaths = Vec<(String, PathBuf)>;
 
-/// Creates the maps (reusing `reuse` pins) and loads every XDP program.
-/// Nothing is attached and nothing new is pinned: dropping the result frees it all.
-pub fn load(data: &[u8], summary: &ObjectSummary, reuse: &ReusedPins) -> Result<Ebpf, LoadError> {
+/// Creates the maps at `pins` and loads every XDP program. Nothing is
+/// attached: dropping the result (and the pins) frees it all.
+pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<Ebpf, LoadError> {
     let mut loader = EbpfLoader::new();
-    for (name, path) in reuse {
+    for (name, path) in pins {
         loader.map_pin_path(name.as_str(), path.as_path());
+        if let Some(map) = summary.map(name).filter(|m| !m.declared_slots.is_empty()) {
+            create_declared_prog_array(map, path)?;
+        }
     }
     let mut ebpf = loader.load(data).map_err(LoadError::Object)?;
     for prog in summary.xdp_programs() {
@@ -62,6 +76,39 @@ pub fn load(data: &[u8], summary: &ObjectSummary, reuse: &ReusedPins) -> Result<
             .map_err(|err| program_error(&prog.name, err))?;
     }
     Ok(ebpf)
+}
+
+/// aya 0.14 cannot read a declarative prog array (elf::compat hides its
+/// `values` from aya, which then sees no value size): create it as libbpf
+/// would, with 4-byte values, where aya will open it instead.
+fn create_declared_prog_array(map: &MapSummary, pin: &std::path::Path) -> Result<(), LoadError> {
+    let def = bpf_map_def {
+        map_type: map.map_type,
+        key_size: map.key_size,
+        value_size: map.value_size,
+        max_entries: map.max_entries,
+        map_flags: map.flags,
+        ..Default::default()
+    };
+    let obj = aya_obj::Map::Legacy(LegacyMap {
+        def,
+        inner_def: None,
+        section_index: 0,
+        section_kind: EbpfSectionKind::Maps,
+        symbol_index: None,
+        data: Vec::new(),
+    });
+    let err = |source| LoadError::ProgArray {
+        name: map.name.clone(),
+        source,
+    };
+    let created = MapData::create(obj, &map.name, None).map_err(err)?;
+    created.pin(pin).map_err(|e| {
+        err(MapError::PinError {
+            name: Some(map.name.clone()),
+            error: e,
+        })
+    })
 }
 
 fn program_error(name: &str, err: ProgramError) -> LoadError {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{error::ErrorKind, CommandFactory as _};
 use xdploader::{
-    cli::{Cli, Command, LoadArgs, Target},
+    cli::{Cli, Command, InspectArgs, LoadArgs, Target},
     cmd,
 };
 
@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Some(Command::Load(a)) => a.target.json,
         Some(Command::Unload(a)) => a.target.json,
+        Some(Command::Inspect(a)) => a.json,
         None => cli.load.target.json,
     };
     match run(cli) {
@@ -38,6 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
     match cli.command {
         Some(Command::Unload(args)) => unload(&args.target),
         Some(Command::Load(args)) => load(args),
+        Some(Command::Inspect(args)) => inspect(&args),
         None if cli.unload => unload(&cli.load.target),
         None => load(cli.load),
     }
@@ -60,10 +62,12 @@ fn load(args: LoadArgs) -> anyhow::Result<String> {
     let prepared = cmd::load::prepare(file, &args)?;
     if !args.target.json {
         // The summary comes first, so it is there even if the kernel refuses.
-        print!(
-            "{}",
-            cmd::load::SummaryText(&prepared.file, &prepared.summary)
-        );
+        let summary = cmd::load::SummaryText {
+            file: &prepared.file,
+            summary: &prepared.summary,
+            pin_dir: &args.target.pin_dir,
+        };
+        print!("{summary}");
     }
     let report = cmd::load::execute(prepared, &args).inspect_err(|e| {
         if let (true, cmd::Error::Load(load)) = (args.verbose, e) {
@@ -73,6 +77,18 @@ fn load(args: LoadArgs) -> anyhow::Result<String> {
         }
     })?;
     Ok(if args.target.json {
+        serde_json::to_string_pretty(&report).context("encoding the report")? + "\n"
+    } else {
+        report.to_string()
+    })
+}
+
+fn inspect(args: &InspectArgs) -> anyhow::Result<String> {
+    let Some(file) = args.file.clone() else {
+        missing("the XDP object is missing: inspect -file FILE");
+    };
+    let report = cmd::inspect::run(file, args)?;
+    Ok(if args.json {
         serde_json::to_string_pretty(&report).context("encoding the report")? + "\n"
     } else {
         report.to_string()

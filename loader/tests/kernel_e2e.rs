@@ -7,7 +7,7 @@
 
 use aya::maps::{Map, MapData, ProgramArray};
 use serde_json::Value;
-use testkit::{bin, kern_object, run, Bpffs, Testbed};
+use testkit::{kern_object, Bpffs, Testbed};
 
 /// Bytes of one ping frame with a 56-byte payload: Ethernet 14 + IPv4 20 + ICMP 8 + 56.
 const PING_FRAME: u64 = 98;
@@ -16,26 +16,9 @@ fn load(bed: &Testbed, pins: &Bpffs, extra: &[&str]) -> testkit::Run {
     bed.load(pins, &kern_object("xdp.elf"), extra)
 }
 
-/// `statswatch --json` → (packets, bytes) of `action`.
+/// Packets and bytes of `action` in the pinned stats_map.
 fn counters(pins: &Bpffs, action: &str) -> (u64, u64) {
-    let stats = pins.path().join("stats_map");
-    let out = run(
-        None,
-        bin("statswatch"),
-        &["-file", stats.to_str().unwrap(), "--json"],
-    );
-    let v = out.json();
-    let row = v["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["action"] == action)
-        .unwrap_or_else(|| panic!("no {action} row in {v}"))
-        .clone();
-    (
-        row["packets"].as_u64().unwrap(),
-        row["bytes"].as_u64().unwrap(),
-    )
+    testkit::counters(&pins.path().join("stats_map"), action)
 }
 
 #[test]
@@ -49,7 +32,9 @@ fn load_ping_watch_break_the_chain_and_unload() {
     let out = load(&bed, &pins, &[]);
     let stdout = out.success();
     assert!(
-        stdout.contains("jump table jmp_map: 1 <- xdp_skeleton_1, 2 <- xdp_skeleton_2"),
+        stdout.contains(
+            "jump table jmp_map: 1 <- xdp_skeleton_1 (naming), 2 <- xdp_skeleton_2 (naming)"
+        ),
         "{stdout}"
     );
     assert!(

@@ -29,15 +29,13 @@ const IP6_B: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 /// The skeleton loaded (not attached) with its jump table filled.
 fn skeleton() -> Ebpf {
     let data = std::fs::read(testkit::kern_object("xdp.elf")).unwrap();
-    let summary = elf::inspect(&data).unwrap();
-    let entry = jump_table::entry_program(&summary, None).unwrap();
+    let summary = elf::inspect(&data).unwrap().summary;
+    let entry = jump_table::entry_program(&summary, &Default::default(), &[]).unwrap();
     assert_eq!(entry, "xdp_skeleton");
-    let mut ebpf = load::load(&data, &summary, &Vec::new()).unwrap();
-    let jump_table::JumpTable::Fill(plan) = jump_table::plan(&summary, &entry, None).unwrap()
-    else {
-        panic!("the skeleton has a jump table")
-    };
-    jump_table::fill(&mut ebpf, &plan).unwrap();
+    let ebpf = load::load(&data, &summary, &Vec::new()).unwrap();
+    let tables = jump_table::plan(&summary, &entry, None, &[]).unwrap();
+    assert_eq!(tables.tables.len(), 1, "the skeleton has a jump table");
+    jump_table::fill(&ebpf, &tables).unwrap();
     ebpf
 }
 

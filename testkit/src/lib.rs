@@ -312,6 +312,21 @@ impl Drop for Testbed {
     }
 }
 
+/// `statswatch --json -file <stats_map>` → (packets, bytes) of `action`
+/// (`XDP_PASS`, …).
+pub fn counters(stats_map: &Path, action: &str) -> (u64, u64) {
+    let path = stats_map.to_str().expect("UTF-8 pin path");
+    let v = run(None, bin("statswatch"), &["-file", path, "--json"]).json();
+    let row = v["actions"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["action"] == action))
+        .unwrap_or_else(|| panic!("no {action} row in {v}"));
+    (
+        row["packets"].as_u64().expect("packets"),
+        row["bytes"].as_u64().expect("bytes"),
+    )
+}
+
 /// A bpffs instance of the test's own, unmounted (releasing every pin in it,
 /// and so every link and map they held) on drop.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use crate::{
     devmap::{self, DevmapPlan},
     elf::{self, ObjectSummary},
     iface::{self, Interface},
-    jump_table::{self, JumpTable},
+    jump_table::{self, EntryChoice, JumpTables},
     load, DEFAULT_PIN_DIR,
 };
 
@@ -28,22 +28,44 @@ pub struct Prepared {
     data: Vec<u8>,
     pub summary: ObjectSummary,
     pub entry: String,
-    pub jump_table: JumpTable,
+    pub jump_tables: JumpTables,
     pub devmap: DevmapPlan,
     pub interfaces: Vec<Interface>,
 }
 
-pub fn prepare(file: PathBuf, args: &LoadArgs) -> Result<Prepared, Error> {
-    let data = std::fs::read(&file).map_err(|e| Error::Read {
-        path: file.clone(),
+/// Reads and inspects `file` (no root needed).
+pub fn read_object(file: &std::path::Path) -> Result<(Vec<u8>, elf::Inspected), Error> {
+    let data = std::fs::read(file).map_err(|e| Error::Read {
+        path: file.to_owned(),
         errno: crate::errno_text(&e),
     })?;
-    let summary = elf::inspect(&data).map_err(|source| Error::Elf {
+    let inspected = elf::inspect(&data).map_err(|source| Error::Elf {
         file: file.display().to_string(),
         source,
     })?;
-    let entry = jump_table::entry_program(&summary, args.prog.as_deref())?;
-    let jump_table = jump_table::plan(&summary, &entry, args.jmp_map.as_deref())?;
+    Ok((data, inspected))
+}
+
+/// The entry program and jump tables, as `chain` asks.
+pub fn plan_chain(
+    summary: &ObjectSummary,
+    chain: &crate::cli::ChainArgs,
+) -> Result<(String, JumpTables), Error> {
+    let choice = EntryChoice {
+        prog: chain.prog.as_deref(),
+        sec: chain.sec.as_deref(),
+    };
+    let entry = jump_table::entry_program(summary, &choice, &chain.tail)?;
+    let tables = jump_table::plan(summary, &entry, chain.jmp_map.as_deref(), &chain.tail)?;
+    Ok((entry, tables))
+}
+
+pub fn prepare(file: PathBuf, args: &LoadArgs) -> Result<Prepared, Error> {
+    let (data, inspected) = read_object(&file)?;
+    let summary = inspected.summary;
+    // aya gets the rewritten object when there is one.
+    let data = inspected.rewritten.unwrap_or(data);
+    let (entry, jump_tables) = plan_chain(&summary, &args.chain)?;
     let interfaces = iface::resolve(&args.target.interfaces)?;
     let devmap = devmap::plan(&summary, args.devmap.as_deref(), &interfaces)?;
     Ok(Prepared {
@@ -51,7 +73,7 @@ pub fn prepare(file: PathBuf, args: &LoadArgs) -> Result<Prepared, Error> {
         data,
         summary,
         entry,
-        jump_table,
+        jump_tables,
         devmap,
         interfaces,
     })
@@ -73,7 +95,7 @@ pub struct LoadReport {
     pub file: PathBuf,
     pub summary: ObjectSummary,
     pub entry: String,
-    pub jump_table: JumpTable,
+    pub jump_tables: JumpTables,
     pub devmap: DevmapPlan,
     pub pins: Vec<MapPin>,
     /// Pins of an earlier load on these interfaces that this object does not have.
@@ -94,11 +116,11 @@ pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error>
 
     let layout = PinLayout::new(pin_dir);
     let pins = attach::plan_map_pins(&layout, &prepared.summary, args.fresh)?;
-    let mut ebpf = load::load(&prepared.data, &prepared.summary, &attach::reused(&pins))?;
+    let mut transaction = Transaction::begin(&layout)?;
+    let map_pin_paths = transaction.map_pin_paths(&pins)?;
+    let mut ebpf = load::load(&prepared.data, &prepared.summary, &map_pin_paths)?;
 
-    if let JumpTable::Fill(plan) = &prepared.jump_table {
-        jump_table::fill(&mut ebpf, plan)?;
-    }
+    jump_table::fill(&ebpf, &prepared.jump_tables)?;
     if let DevmapPlan::Fill { map, hash } = &prepared.devmap {
         devmap::fill(&mut ebpf, map, *hash, &prepared.interfaces)?;
     }
@@ -119,7 +141,7 @@ pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error>
             link: layout.link(&a.iface.name),
         })
         .collect();
-    let committed = Transaction::default().commit(&ebpf, &layout, pins, attachments)?;
+    let committed = transaction.commit(&ebpf, pins, attachments)?;
 
     let ifaces: Vec<&str> = prepared
         .interfaces
@@ -134,7 +156,7 @@ pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error>
         file: prepared.file,
         summary: prepared.summary,
         entry: prepared.entry,
-        jump_table: prepared.jump_table,
+        jump_tables: prepared.jump_tables,
         devmap: prepared.devmap,
         pins: committed.pins,
         released: committed.released,
@@ -143,17 +165,22 @@ pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error>
     })
 }
 
-/// The object summary: maps, then programs, in file order.
+/// The object summary: maps, then programs, in file order, with where each
+/// map is pinned (under `pin_dir`) and the tail calls each program makes.
 #[derive(Debug)]
-pub struct SummaryText<'a>(pub &'a std::path::Path, pub &'a ObjectSummary);
+pub struct SummaryText<'a> {
+    pub file: &'a std::path::Path,
+    pub summary: &'a ObjectSummary,
+    pub pin_dir: &'a std::path::Path,
+}
 
 impl fmt::Display for SummaryText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self(file, s) = self;
+        let s = self.summary;
         writeln!(
             f,
             "{}: license {}, {}, {}",
-            file.display(),
+            self.file.display(),
             if s.license.is_empty() {
                 "none"
             } else {
@@ -170,26 +197,74 @@ impl fmt::Display for SummaryText<'_> {
             .max()
             .unwrap_or(0);
         for m in &s.maps {
-            writeln!(
+            write!(
                 f,
-                "  map  {:width$}  {:14} key {:<3} value {:<5} entries {}{}",
-                m.name,
-                m.type_name,
-                m.key_size,
-                m.value_size,
-                m.max_entries,
-                if m.global_data { "  (global data)" } else { "" }
+                "  map  {:width$}  {:14} key {:<3} value {:<5} entries {:<6}",
+                m.name, m.type_name, m.key_size, m.value_size, m.max_entries,
             )?;
+            match &m.pin {
+                None => writeln!(f, " global data, not pinned")?,
+                Some(pin) => writeln!(
+                    f,
+                    " pin {} ({})",
+                    self.pin_dir.join(&pin.path).display(),
+                    pin.rule.describe()
+                )?,
+            }
+            for declared in &m.declared_slots {
+                writeln!(
+                    f,
+                    "  {:width$}        slot {} <- {} (declared)",
+                    "", declared.slot, declared.program
+                )?;
+            }
         }
         for p in &s.programs {
-            writeln!(
+            write!(
                 f,
                 "  prog {:width$}  {:14} {} insns{}",
                 p.name,
                 p.section,
                 p.instructions,
-                if p.xdp { "" } else { "  (not XDP: not loaded)" }
+                match (p.xdp, p.frags) {
+                    (false, _) => "  (not XDP: not loaded)",
+                    (true, true) => "  frags",
+                    (true, false) => "",
+                }
             )?;
+            for call in &p.tail_calls {
+                let slot = call.slot.map_or("?".to_owned(), |s| s.to_string());
+                write!(
+                    f,
+                    "  tail-calls {}[{slot}]",
+                    call.map.as_deref().unwrap_or("?")
+                )?;
+            }
+            writeln!(f)?;
+        }
+        for rewrite in &s.rewritten_for_aya {
+            writeln!(f, "  note: {rewrite}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Jump tables, one line each, with the rule behind every slot.
+#[derive(Debug)]
+pub struct JumpTablesText<'a>(pub &'a JumpTables);
+
+impl fmt::Display for JumpTablesText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for table in &self.0.tables {
+            let slots: Vec<_> = table
+                .slots
+                .iter()
+                .map(|s| format!("{} <- {} ({})", s.slot, s.program, s.rule))
+                .collect();
+            writeln!(f, "jump table {}: {}", table.map, slots.join(", "))?;
+        }
+        for note in &self.0.notes {
+            writeln!(f, "jump table: {note}")?;
         }
         Ok(())
     }
@@ -201,17 +276,7 @@ fn plural(n: usize, what: &str) -> String {
 
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.jump_table {
-            JumpTable::Fill(plan) => {
-                let slots: Vec<_> = plan
-                    .slots
-                    .iter()
-                    .map(|s| format!("{} <- {}", s.slot, s.program))
-                    .collect();
-                writeln!(f, "jump table {}: {}", plan.map, slots.join(", "))?;
-            }
-            JumpTable::Skipped { reason } => writeln!(f, "jump table: skipped, {reason}")?,
-        }
+        write!(f, "{}", JumpTablesText(&self.jump_tables))?;
         match &self.devmap {
             DevmapPlan::Fill { map, .. } => {
                 let ifs: Vec<_> = self

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns a report that prints as terse
 //! text or as JSON; errors are one [`Error`] whose chain reads as one line.
 
+pub mod inspect;
 pub mod load;
 pub mod unload;
 

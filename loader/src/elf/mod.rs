@@ -1,14 +1,28 @@
 //! ELF inspection: what an object holds, before anything touches the kernel.
 //!
-//! Two readers, each for what it does best, each reading its part once:
-//! `object` checks the ELF container (magic, class, machine, section table)
-//! and names sections; `aya_obj` interprets the BPF content (programs, BTF and
-//! legacy map definitions, license, CO-RE relocations) exactly as aya will
-//! when it loads the same bytes, so the summary never disagrees with the load.
+//! Each reader does what it does best, and each part is read once:
+//! `object` checks the ELF container (magic, class, machine, section table),
+//! names sections and reads what aya ignores (legacy map layouts, goebpf pin
+//! paths, declarative prog-array slots: [`map_defs`]); [`compat`] rewrites
+//! the little aya 0.14 would refuse; `aya_obj` then interprets the BPF
+//! content (programs, maps, license, CO-RE relocations) exactly as aya will
+//! when it loads those same bytes, so the summary never disagrees with the load.
 
-use aya_obj::{generated::bpf_map_type, EbpfSectionKind, ProgramSection};
-use object::{read::elf::ElfFile64, Endianness, Object as _, ObjectSection as _};
+mod compat;
+mod map_defs;
+mod tail_calls;
+
+use std::collections::HashMap;
+
+use aya_obj::{generated::bpf_map_type, maps::PinningType, EbpfSectionKind, ProgramSection};
+use object::{
+    read::elf::ElfFile64, Endianness, Object as _, ObjectSection as _, ObjectSymbol as _,
+    RelocationTarget,
+};
 use serde::Serialize;
+
+pub use map_defs::{DeclaredSlot, MapFormat, PinRule, PinSpec, BPFFS_ROOT};
+pub use tail_calls::TailCall;
 
 /// `e_machine` of eBPF objects.
 const EM_BPF: u16 = object::elf::EM_BPF;
@@ -27,6 +41,16 @@ pub enum ElfError {
     Bpf(#[source] aya_obj::ParseError),
     #[error("no XDP program in this object (program sections: {sections})")]
     NoXdpProgram { sections: String },
+    #[error("unsupported: {what}")]
+    Unsupported { what: String },
+}
+
+/// An inspected object: its summary, and the bytes to hand to aya.
+#[derive(Debug)]
+pub struct Inspected {
+    pub summary: ObjectSummary,
+    /// The object rewritten for aya ([`compat`]), or `None` when aya takes it as it is.
+    pub rewritten: Option<Vec<u8>>,
 }
 
 /// Everything the loader and `inspect` need to know about an object.
@@ -39,6 +63,8 @@ pub struct ObjectSummary {
     pub maps: Vec<MapSummary>,
     /// The object has CO-RE relocations, so the kernel's BTF is needed to load it.
     pub needs_kernel_btf: bool,
+    /// What was rewritten so that aya accepts the object.
+    pub rewritten_for_aya: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +76,8 @@ pub struct ProgramSummary {
     /// MTUs above a page.
     pub frags: bool,
     pub instructions: usize,
+    /// The tail calls its bytecode makes.
+    pub tail_calls: Vec<TailCall>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,8 +91,15 @@ pub struct MapSummary {
     pub value_size: u32,
     pub max_entries: u32,
     pub flags: u32,
+    /// How the object defines it.
+    pub format: MapFormat,
     /// `.bss`/`.data`/`.rodata`: internal to the object, never pinned.
     pub global_data: bool,
+    /// Where it is pinned (`None` for global data).
+    pub pin: Option<PinSpec>,
+    /// Prog arrays: the slots the object initialises declaratively.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub declared_slots: Vec<DeclaredSlot>,
 }
 
 impl ObjectSummary {
@@ -100,9 +135,42 @@ pub fn map_type_name(map_type: u32) -> String {
 }
 
 /// Inspects an object. Needs no privileges and never touches the kernel.
-pub fn inspect(data: &[u8]) -> Result<ObjectSummary, ElfError> {
+pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
     let elf = check_container(data)?;
-    let obj = aya_obj::Object::parse(data).map_err(ElfError::Bpf)?;
+    let legacy = map_defs::legacy_maps(&elf)?;
+    let mut declared: HashMap<String, Vec<DeclaredSlot>> = HashMap::new();
+    for (map, slot) in map_defs::declared_slots(&elf)? {
+        declared.entry(map).or_default().push(slot);
+    }
+
+    let mut rewrites = compat::Rewrites::default();
+    let mut rewritten_for_aya = Vec::new();
+    for section in elf.sections() {
+        let Ok(name) = section.name() else { continue };
+        if section.kind() != object::SectionKind::Text {
+            continue;
+        }
+        if let Some(new) = compat::aya_section_name(name) {
+            rewrites.renames.push((section.index().0, new));
+            rewritten_for_aya.push(format!("section {name} read as {new}"));
+        }
+    }
+    for map in &legacy {
+        rewrites.zero.push(map.tail.clone());
+    }
+    if !declared.is_empty() {
+        rewrites.hide_btf_values = true;
+        rewritten_for_aya.push(
+            "declarative prog-array values hidden from aya (xdploader fills those slots)".into(),
+        );
+    }
+    let rewritten = if rewrites.is_empty() {
+        None
+    } else {
+        Some(rewrites.apply(data, &elf)?)
+    };
+    let obj =
+        aya_obj::Object::parse(rewritten.as_deref().unwrap_or(data)).map_err(ElfError::Bpf)?;
 
     let section_name = |index: usize| {
         elf.section_by_index(object::SectionIndex(index))
@@ -110,6 +178,7 @@ pub fn inspect(data: &[u8]) -> Result<ObjectSummary, ElfError> {
             .and_then(|s| s.name().ok().map(str::to_owned))
             .unwrap_or_else(|| format!("section #{index}"))
     };
+    let relocated_symbol = relocated_symbols(&elf);
 
     let mut programs: Vec<(usize, u64, ProgramSummary)> = obj
         .programs
@@ -119,16 +188,19 @@ pub fn inspect(data: &[u8]) -> Result<ObjectSummary, ElfError> {
                 ProgramSection::Xdp { frags, .. } => (true, frags),
                 _ => (false, false),
             };
-            let instructions = obj
-                .functions
-                .get(&prog.function_key())
-                .map_or(0, |f| f.instructions.len());
+            let function = obj.functions.get(&prog.function_key());
+            let tail_calls = function.map_or_else(Vec::new, |f| {
+                tail_calls::scan(&f.instructions, |i| {
+                    relocated_symbol(f.section_index.0, (f.section_offset + 8 * i) as u64)
+                })
+            });
             let summary = ProgramSummary {
                 name: name.clone(),
                 section: section_name(prog.section_index),
                 xdp,
                 frags,
-                instructions,
+                instructions: function.map_or(0, |f| f.instructions.len()),
+                tail_calls,
             };
             (prog.section_index, prog.address, summary)
         })
@@ -155,27 +227,79 @@ pub fn inspect(data: &[u8]) -> Result<ObjectSummary, ElfError> {
                 map.section_kind(),
                 EbpfSectionKind::Bss | EbpfSectionKind::Data | EbpfSectionKind::Rodata
             );
+            let legacy = legacy.iter().find(|l| &l.name == name);
+            let (format, pin) = match (legacy, global_data) {
+                (_, true) => (MapFormat::GlobalData, None),
+                (Some(l), false) => (l.format, Some(l.pin.clone())),
+                (None, false) => {
+                    let rule = if map.pinning() == PinningType::ByName {
+                        PinRule::LibbpfByName
+                    } else {
+                        PinRule::Default
+                    };
+                    (MapFormat::Btf, Some(PinSpec::by_name(name, rule)))
+                }
+            };
+            let mut declared_slots = declared.remove(name).unwrap_or_default();
+            declared_slots.sort_by_key(|s| s.slot);
+            // aya sees no value size once `values` is hidden; libbpf's is a program fd.
+            let value_size = if declared_slots.is_empty() {
+                map.value_size()
+            } else {
+                4
+            };
             let summary = MapSummary {
                 name: name.clone(),
                 type_name: map_type_name(map.map_type()),
                 map_type: map.map_type(),
                 key_size: map.key_size(),
-                value_size: map.value_size(),
+                value_size,
                 max_entries: map.max_entries(),
                 flags: map.map_flags(),
+                format,
                 global_data,
+                pin,
+                declared_slots,
             };
             (map.symbol_index().unwrap_or(usize::MAX), summary)
         })
         .collect();
     maps.sort_by(|(a, ma), (b, mb)| a.cmp(b).then_with(|| ma.name.cmp(&mb.name)));
 
-    Ok(ObjectSummary {
-        license: obj.license.to_string_lossy().into_owned(),
-        programs,
-        maps: maps.into_iter().map(|(_, m)| m).collect(),
-        needs_kernel_btf: obj.has_btf_relocations(),
+    Ok(Inspected {
+        summary: ObjectSummary {
+            license: obj.license.to_string_lossy().into_owned(),
+            programs,
+            maps: maps.into_iter().map(|(_, m)| m).collect(),
+            needs_kernel_btf: obj.has_btf_relocations(),
+            rewritten_for_aya,
+        },
+        rewritten,
     })
+}
+
+/// (section index, offset) → the name of the symbol relocated there.
+fn relocated_symbols<'a>(
+    elf: &'a ElfFile64<'_, Endianness>,
+) -> impl Fn(usize, u64) -> Option<String> + 'a {
+    let mut by_place: HashMap<(usize, u64), String> = HashMap::new();
+    for section in elf.sections() {
+        if section.kind() != object::SectionKind::Text {
+            continue;
+        }
+        for (offset, reloc) in section.relocations() {
+            if let RelocationTarget::Symbol(index) = reloc.target() {
+                if let Some(name) = elf
+                    .symbol_by_index(index)
+                    .ok()
+                    .and_then(|s| s.name().ok().map(str::to_owned))
+                {
+                    by_place.insert((section.index().0, offset), name);
+                }
+            }
+        }
+    }
+    move |section, offset| by_place.get(&(section, offset)).cloned()
 }
 
 /// Validates the container with clear reasons before the BPF parser sees it.
