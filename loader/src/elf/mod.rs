@@ -24,6 +24,9 @@ use serde::Serialize;
 pub use map_defs::{DeclaredSlot, MapFormat, PinRule, PinSpec, BPFFS_ROOT};
 pub use tail_calls::TailCall;
 
+/// The largest .bss accepted (a global-data map's value; the kernel stops at a few MiB).
+const MAX_BSS: u64 = 64 << 20;
+
 /// `e_machine` of eBPF objects.
 const EM_BPF: u16 = object::elf::EM_BPF;
 
@@ -169,8 +172,7 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
     } else {
         Some(rewrites.apply(data, &elf)?)
     };
-    let obj =
-        aya_obj::Object::parse(rewritten.as_deref().unwrap_or(data)).map_err(ElfError::Bpf)?;
+    let obj = parse_bpf(rewritten.as_deref().unwrap_or(data))?;
 
     let section_name = |index: usize| {
         elf.section_by_index(object::SectionIndex(index))
@@ -278,6 +280,34 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
     })
 }
 
+/// `aya_obj::Object::parse`, which trusts offsets in the file: a malformed
+/// object that slipped past [`check_container`] makes it panic (found by
+/// fuzzing: tests/fuzz_inspect.rs), so a panic there is one more "malformed"
+/// error, reported without the panic message on stderr.
+fn parse_bpf(data: &[u8]) -> Result<aya_obj::Object, ElfError> {
+    static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = QUIET
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let parsed = std::panic::catch_unwind(|| aya_obj::Object::parse(data));
+    std::panic::set_hook(hook);
+    match parsed {
+        Ok(result) => result.map_err(ElfError::Bpf),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no reason given".into());
+            Err(ElfError::Malformed {
+                reason: format!("the BPF object parser gave up ({what})"),
+            })
+        }
+    }
+}
+
 /// (section index, offset) → the name of the symbol relocated there.
 fn relocated_symbols<'a>(
     elf: &'a ElfFile64<'_, Endianness>,
@@ -334,9 +364,55 @@ fn check_container(data: &[u8]) -> Result<ElfFile64<'_, Endianness>, ElfError> {
     // The section table is only read lazily above: touch every header now so
     // a truncated file fails here, with a reason, not deep in the BPF parser.
     for section in elf.sections() {
-        section.data().map_err(|e| ElfError::Malformed {
-            reason: format!("section {}: {e}", section.name().unwrap_or("?")),
-        })?;
+        let name = section.name().unwrap_or("?");
+        let malformed = |reason: String| ElfError::Malformed {
+            reason: format!("section {name}: {reason}"),
+        };
+        section.data().map_err(|e| malformed(e.to_string()))?;
+        // .bss has no bytes in the file, only a size, which the BPF parser
+        // allocates: far beyond any BPF map value (the kernel's limit is a few MiB).
+        if section.kind() == object::SectionKind::UninitializedData && section.size() > MAX_BSS {
+            return Err(malformed(format!(
+                "{} bytes of zero-initialised data, more than a BPF map can hold",
+                section.size()
+            )));
+        }
+        if section.kind() == object::SectionKind::Text && section.size() % 8 != 0 {
+            return Err(malformed(format!(
+                "{} bytes is not a whole number of 8-byte BPF instructions",
+                section.size()
+            )));
+        }
+        for (offset, _) in section.relocations() {
+            if offset >= section.size() {
+                return Err(malformed(format!("relocation at {offset} past its end")));
+            }
+        }
+    }
+    // What the BPF parser slices by without checking: every symbol inside its section.
+    for symbol in elf.symbols() {
+        let Some(index) = symbol.section_index() else {
+            continue;
+        };
+        let Ok(section) = elf.section_by_index(index) else {
+            return Err(ElfError::Malformed {
+                reason: format!("symbol {} is in no section", symbol.name().unwrap_or("?")),
+            });
+        };
+        let inside = symbol
+            .address()
+            .checked_sub(section.address())
+            .and_then(|start| start.checked_add(symbol.size()))
+            .is_some_and(|end| end <= section.size());
+        if !inside {
+            return Err(ElfError::Malformed {
+                reason: format!(
+                    "symbol {} lies outside its section {}",
+                    symbol.name().unwrap_or("?"),
+                    section.name().unwrap_or("?")
+                ),
+            });
+        }
     }
     Ok(elf)
 }

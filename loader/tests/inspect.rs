@@ -1,0 +1,171 @@
+//! `xdploader inspect`: what a load would do, for any object, without root
+//! and without the kernel.
+
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use testkit::{bin, kern_object, run, Run};
+
+/// `xdploader inspect ARGS…` as an unprivileged user: nobody, when the tests
+/// run as root; the current user otherwise.
+fn inspect(args: &[&str]) -> Run {
+    let xdploader = bin("xdploader");
+    let mut all = vec!["inspect"];
+    all.extend_from_slice(args);
+    if nix::unistd::geteuid().is_root() {
+        let mut unprivileged = vec![
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            xdploader.to_str().unwrap(),
+        ];
+        unprivileged.extend(all);
+        run(None, "setpriv", &unprivileged)
+    } else {
+        run(None, xdploader, &all)
+    }
+}
+
+fn fixture(name: &str) -> String {
+    kern_object(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn text_shows_pins_declared_slots_tail_calls_and_the_plan() {
+    let out = inspect(&["-file", &fixture("tests/declarative.elf")]);
+    let text = out.success();
+    for line in [
+        "license GPL, 4 programs, 6 maps",
+        "pin /sys/fs/bpf/stats_map (LIBBPF_PIN_BY_NAME)",
+        "slot 3 <- stage_a (declared)",
+        "map  .rodata     array",
+        "global data, not pinned",
+        "tail-calls more[0]",
+        // The slot comes from .data at run time: not a constant in the bytecode.
+        "tail-calls stages[?]",
+        "entry: classify",
+        "jump table more: 0 <- stage_b (declared), 1 <- stage_drop (declared)",
+        "jump table stages: 3 <- stage_a (declared)",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in\n{text}");
+    }
+}
+
+#[test]
+fn json_names_every_pin_path_and_where_it_came_from() {
+    let cases = [
+        (
+            "tests/goebpf_maps.elf",
+            "stats_map",
+            "/x/goebpf_fixture/stats_map",
+            "goebpf_persistent_path",
+            "goebpf",
+        ),
+        (
+            "tests/iproute2_elf_map.elf",
+            "stats_map",
+            "/x/tc/globals/stats_map",
+            "iproute2_global_ns",
+            "bpf_elf_map",
+        ),
+        (
+            "tests/legacy_map_def.elf",
+            "jmp_map",
+            "/x/jmp_map",
+            "default",
+            "bpf_map_def",
+        ),
+        ("xdp.elf", "if_redirect", "/x/if_redirect", "default", "btf"),
+    ];
+    for (file, map, path, rule, format) in cases {
+        let report = inspect(&["--json", "--pin-dir", "/x", "-file", &fixture(file)]).json();
+        assert_eq!(report["pin_dir"], "/x");
+        let m = report["summary"]["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == map)
+            .unwrap_or_else(|| panic!("{file}: no {map}"))
+            .clone();
+        let shown = format!("/x/{}", m["pin"]["path"].as_str().unwrap());
+        assert_eq!(shown, path, "{file}");
+        assert_eq!(m["pin"]["rule"], rule, "{file}");
+        assert_eq!(m["format"], format, "{file}");
+    }
+}
+
+#[test]
+fn old_section_names_are_kept_and_selectable() {
+    let file = fixture("tests/iproute2_elf_map.elf");
+    let report = inspect(&["--json", "-file", &file]).json();
+    let sections: Vec<&str> = report["summary"]["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["section"].as_str().unwrap())
+        .collect();
+    assert_eq!(sections, ["xdp_ingress", "xdp_ingress_2"]);
+    assert_eq!(report["entry"], "ingress");
+    assert_eq!(
+        report["summary"]["programs"][0]["tail_calls"][0],
+        serde_json::json!({"map": "tails", "slot": 2})
+    );
+    let by_section = inspect(&["--json", "--sec", "xdp_ingress_2", "-file", &file]).json();
+    assert_eq!(by_section["entry"], "ingress_2");
+}
+
+#[test]
+fn an_entry_that_cannot_be_chosen_is_reported_not_fatal() {
+    // Both programs are candidates without --prog: a load would fail, inspect says why.
+    let out = inspect(&[
+        "-file",
+        &fixture("tests/legacy_map_def.elf"),
+        "--tail",
+        "1=firewall",
+    ]);
+    let text = out.success();
+    assert!(
+        text.contains("a load would fail: several entry programs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_files_give_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(kern_object("tests/goebpf_maps.elf")).unwrap();
+    // A goebpf pin path outside bpffs: same length, so the object stays valid.
+    let mut outside = whole.clone();
+    let at = outside
+        .windows(12)
+        .position(|w| w == b"/sys/fs/bpf/")
+        .unwrap();
+    outside[at..at + 12].copy_from_slice(b"/tmp/fs/bpf/");
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("garbage.o", b"\x7fELF garbage".to_vec(), "malformed"),
+        ("cut.o", whole[..whole.len() / 3].to_vec(), "malformed"),
+        ("empty.o", Vec::new(), "not an ELF file"),
+        (
+            "outside.o",
+            outside,
+            "unsupported: map stats_map: persistent_path \"/tmp/fs/bpf/goebpf_fixture/stats_map\" is not a path under /sys/fs/bpf",
+        ),
+    ];
+    for (name, bytes, cause) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = run(
+            None,
+            bin("xdploader"),
+            &["inspect", "-file", path.to_str().unwrap()],
+        );
+        assert_ne!(out.code, Some(0), "{name}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: {}", out.stderr);
+        assert!(lines[0].starts_with("xdploader: "), "{}", lines[0]);
+        assert!(lines[0].contains(cause), "{name}: {}", lines[0]);
+    }
+    let out = run(None, bin("xdploader"), &["inspect", "-file", "/bin/true"]);
+    assert!(out.stderr.contains("not BPF"), "{}", out.stderr);
+}
