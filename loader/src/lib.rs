@@ -4,16 +4,16 @@
 //!
 //! | module        | what it owns                                                        |
 //! |---------------|---------------------------------------------------------------------|
-//! | [`elf`]       | ELF inspection: programs, maps, license, CO-RE needs (no kernel)    |
+//! | [`elf`]       | ELF inspection: programs, maps, pins, declared slots, tail calls (no kernel) |
 //! | [`load`]      | turning the object into kernel maps and verified programs (aya)     |
-//! | [`jump_table`]| which program goes into which prog-array slot, and filling it       |
+//! | [`jump_table`]| which program goes into which prog-array slot (naming, declared, --tail) |
 //! | [`devmap`]    | filling the redirect devmap with the interfaces                     |
 //! | [`attach`]    | attach/replace/detach, pins and the records `unload` relies on      |
 //! | [`bpffs`]     | bpffs/tracefs mounts and the loader's private mount namespace       |
 //! | [`iface`]     | interface names to ifindexes                                        |
 //! | [`stats`]     | the per-CPU verdict counters: record layout, XDP action names, reading |
 //! | [`args`]      | Go-style `-flag` compatibility shared by both binaries              |
-//! | [`cmd`]       | one module per subcommand (load, unload)                            |
+//! | [`cmd`]       | one module per subcommand (load, unload, inspect)                   |
 
 pub mod args;
 pub mod attach;
