@@ -42,3 +42,9 @@ pub fn errno_text(err: &std::io::Error) -> String {
         None => err.to_string(),
     }
 }
+
+/// The error line both binaries print: one line, whatever a message quoted
+/// from a file or the kernel held.
+pub fn one_line(err: &anyhow::Error) -> String {
+    format!("{err:#}").replace(['\n', '\r'], " ")
+}

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             if json {
                 println!("{}", serde_json::json!({ "error": format!("{err:#}") }));
             }
-            eprintln!("xdploader: {err:#}");
+            eprintln!("xdploader: {}", xdploader::one_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -3,9 +3,15 @@
 //! This is the one place that knows the record layout (`struct datarec` in
 //! kern/common.h) and the XDP action names; statswatch and the tests use it.
 
-use std::path::{Path, PathBuf};
+use std::{
+    ffi::CString,
+    io,
+    os::{fd::FromRawFd as _, fd::OwnedFd, unix::ffi::OsStrExt as _},
+    path::{Path, PathBuf},
+};
 
-use aya::maps::{Map, MapData, MapError, MapType, PerCpuArray};
+use aya::maps::{Map, MapData, MapError, MapInfo, MapType, PerCpuArray};
+use aya_obj::generated::{bpf_attr, bpf_cmd, BPF_F_RDONLY};
 use serde::Serialize;
 
 /// One per-CPU counter record: `struct datarec { u64 rx_packets; u64 rx_bytes; }`.
@@ -84,6 +90,7 @@ pub struct ActionStats {
 /// A pinned per-CPU stats map, checked to hold [`Datarec`] values.
 pub struct StatsMap {
     path: PathBuf,
+    id: u32,
     map: PerCpuArray<MapData, Datarec>,
 }
 
@@ -96,10 +103,30 @@ impl std::fmt::Debug for StatsMap {
 }
 
 impl StatsMap {
-    /// Opens the map pinned at `path` and checks its type and layout.
+    /// Opens the map pinned at `path`, read-only, and checks its type and layout.
     pub fn open(path: &Path) -> Result<Self, StatsError> {
-        let data = MapData::from_pin(path).map_err(|err| open_error(path, &err))?;
+        let fd = open_read_only(path).map_err(|e| {
+            open_error(
+                path,
+                &MapError::SyscallError(aya::sys::SyscallError {
+                    call: "bpf(BPF_OBJ_GET, BPF_F_RDONLY)",
+                    io_error: e,
+                }),
+            )
+        })?;
+        let data = MapData::from_fd(fd).map_err(|err| open_error(path, &err))?;
         Self::from_map_data(path, data)
+    }
+
+    /// The kernel's id of the map this handle reads.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The id of the map pinned at `path` now: differs from [`Self::id`] once
+    /// a reload pinned a new map there.
+    pub fn pinned_id(path: &Path) -> Option<u32> {
+        MapInfo::from_pin(path).ok().map(|i| i.id())
     }
 
     /// Wraps an already-open map (the tests read maps they loaded themselves).
@@ -136,7 +163,11 @@ impl StatsMap {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Self { path, map })
+        Ok(Self {
+            path,
+            id: info.id(),
+            map,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -179,9 +210,35 @@ impl StatsMap {
     }
 }
 
+/// BPF_OBJ_GET with BPF_F_RDONLY: a reader tells the kernel it never writes
+/// (aya's `from_pin` asks for read-write).
+fn open_read_only(path: &Path) -> io::Result<OwnedFd> {
+    let path = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: bpf_attr is plain data; all-zero is its documented default.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: writing the BPF_OBJ_GET member of the union, which the call reads.
+    let obj = unsafe { &mut attr.__bindgen_anon_4 };
+    obj.pathname = path.as_ptr() as u64;
+    obj.file_flags = BPF_F_RDONLY;
+    // SAFETY: attr outlives the call and `path` outlives attr's pointer to it.
+    let ret = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_bpf,
+            bpf_cmd::BPF_OBJ_GET as nix::libc::c_long,
+            &raw mut attr,
+            size_of::<bpf_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: BPF_OBJ_GET returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
+}
+
 fn open_error(path: &Path, err: &MapError) -> StatsError {
     if let MapError::SyscallError(syscall) = err {
-        if syscall.io_error.kind() == std::io::ErrorKind::NotFound {
+        if syscall.io_error.kind() == io::ErrorKind::NotFound {
             return StatsError::Missing {
                 path: path.to_owned(),
             };

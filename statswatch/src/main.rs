@@ -1,16 +1,31 @@
 //! `statswatch -file /sys/fs/bpf/stats_map`: the verdict counters of a pinned
-//! per-CPU stats map, summed over every possible CPU. Thin over
-//! `xdploader::stats`, which owns the record layout and the action names.
+//! per-CPU stats map, once or every interval, as text, NDJSON or Prometheus
+//! metrics. Thin over `xdploader::stats`, which owns the record layout and
+//! the action names.
 
-use std::{path::PathBuf, process::ExitCode};
+mod prometheus;
+mod render;
+mod watch;
 
+use std::{
+    io::{IsTerminal as _, Write as _},
+    path::PathBuf,
+    process::ExitCode,
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
 use clap::Parser;
-use xdploader::stats::{ActionStats, StatsMap};
+use xdploader::stats::StatsMap;
 
 const EXAMPLES: &str = "\
 Examples:
-  statswatch -file /sys/fs/bpf/stats_map
-  statswatch --json --per-cpu -file /sys/fs/bpf/stats_map";
+  statswatch -file /sys/fs/bpf/stats_map                  totals, once
+  statswatch -w -file /sys/fs/bpf/stats_map               rates every second until Ctrl-C
+  statswatch --interval 0.5 --count 10 --per-cpu -file /sys/fs/bpf/stats_map
+  statswatch -w --json -file /sys/fs/bpf/stats_map        one JSON object per interval (NDJSON)
+  statswatch --prometheus 127.0.0.1:9435 -file /sys/fs/bpf/stats_map";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,53 +38,115 @@ struct Cli {
     /// The pinned map: a percpu_array of {u64 packets; u64 bytes}, one per XDP action
     #[arg(short = 'f', long, value_name = "PIN")]
     file: PathBuf,
-    /// Print JSON instead of a table
+    /// Print JSON instead of a table (one object per interval when watching)
     #[arg(long)]
     json: bool,
     /// Also show each CPU's counters
     #[arg(long)]
     per_cpu: bool,
+    /// Watch: print rates every interval until Ctrl-C, then a summary
+    #[arg(short, long)]
+    watch: bool,
+    /// Seconds between samples (implies --watch)
+    #[arg(long, value_name = "SECS")]
+    interval: Option<f64>,
+    /// Stop after N intervals (implies --watch); STATSWATCH_COUNT=1 makes any watch end at once
+    #[arg(long, value_name = "N", env = "STATSWATCH_COUNT")]
+    count: Option<u64>,
+    /// Serve /metrics in the Prometheus text format on ADDR:PORT until Ctrl-C (or --count intervals)
+    #[arg(long, value_name = "ADDR:PORT")]
+    prometheus: Option<String>,
 }
 
 fn main() -> ExitCode {
     let cli: Cli = xdploader::args::parse();
     match run(&cli) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("statswatch: {err:#}");
+            eprintln!("statswatch: {}", xdploader::one_line(&err));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<String> {
+fn run(cli: &Cli) -> anyhow::Result<()> {
     let map = StatsMap::open(&cli.file)?;
-    let rows = map.read(cli.per_cpu)?;
-    Ok(if cli.json {
-        serde_json::to_string(&serde_json::json!({
-            "map": map.path(),
-            "actions": rows,
-        }))? + "\n"
-    } else {
-        table(&rows)
-    })
-}
+    let watching = cli.watch || cli.interval.is_some() || cli.count.is_some();
+    if !watching && cli.prometheus.is_none() {
+        let rows = map.read(cli.per_cpu)?;
+        let out = if cli.json {
+            serde_json::to_string(&serde_json::json!({ "map": map.path(), "actions": rows }))?
+                + "\n"
+        } else {
+            render::totals(&rows)
+        };
+        print!("{out}");
+        return Ok(());
+    }
 
-fn table(rows: &[ActionStats]) -> String {
-    let mut out = format!("{:<14} {:>14} {:>18}\n", "action", "packets", "bytes");
-    for r in rows {
-        out += &format!("{:<14} {:>14} {:>18}\n", r.action, r.packets, r.bytes);
-        for (cpu, rec) in r.per_cpu.iter().enumerate() {
-            if rec.rx_packets != 0 || rec.rx_bytes != 0 {
-                out += &format!(
-                    "  cpu{:<9} {:>14} {:>18}\n",
-                    cpu, rec.rx_packets, rec.rx_bytes
-                );
+    let interval = cli.interval.unwrap_or(1.0);
+    anyhow::ensure!(
+        interval.is_finite() && interval >= 0.01,
+        "--interval {interval}: give at least 0.01 seconds"
+    );
+    // Ctrl-C (or SIGTERM) wakes the wait at once; no polling between samples.
+    let (stop, stopped) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    let _exporter = match &cli.prometheus {
+        Some(addr) => {
+            let exporter = prometheus::serve(addr, cli.file.clone(), cli.per_cpu)?;
+            eprintln!("statswatch: serving http://{}/metrics", exporter.addr);
+            Some(exporter)
+        }
+        None => None,
+    };
+
+    let mut watcher = watch::Watcher::new(map, cli.per_cpu)?;
+    let redraw = !cli.json && std::io::stdout().is_terminal();
+    let period = Duration::from_secs_f64(interval);
+    let mut next = Instant::now() + period;
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let wait = next.saturating_duration_since(Instant::now());
+        match stopped.recv_timeout(wait) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        next += period;
+        let tick = watcher.tick()?;
+        if watching || cli.json {
+            if cli.json {
+                writeln!(stdout, "{}", serde_json::to_string(&tick)?)?;
+            } else if redraw {
+                // Home and clear: the table redraws in place on a terminal.
+                write!(stdout, "\x1b[H\x1b[2J{}", render::interval(&tick))?;
+            } else {
+                writeln!(stdout, "{}", render::interval(&tick))?;
             }
+            stdout.flush()?;
+        }
+        if cli.count.is_some_and(|n| tick.interval >= n) {
+            break;
         }
     }
-    out
+    if watching {
+        let summary = watcher.summary();
+        if cli.json {
+            writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string(&serde_json::json!({
+                    "map": watcher.path(),
+                    "summary": summary
+                }))?
+            )?;
+        } else {
+            write!(stdout, "{}", render::summary(&summary))?;
+        }
+    }
+    Ok(())
 }

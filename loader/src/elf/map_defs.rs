@@ -102,7 +102,15 @@ pub(super) struct LegacyMap {
 }
 
 fn malformed(reason: String) -> ElfError {
-    ElfError::Malformed { reason }
+    ElfError::Malformed {
+        reason: super::shown(&reason),
+    }
+}
+
+fn unsupported(what: String) -> ElfError {
+    ElfError::Unsupported {
+        what: super::shown(&what),
+    }
 }
 
 fn u32_at(data: &[u8], offset: usize, endian: Endianness) -> Option<u32> {
@@ -159,11 +167,9 @@ pub(super) fn legacy_maps(elf: &ElfFile64<'_, Endianness>) -> Result<Vec<LegacyM
                     rule: PinRule::Iproute2GlobalNs,
                 },
                 other => {
-                    return Err(ElfError::Unsupported {
-                        what: format!(
+                    return Err(unsupported(format!(
                             "map {name}: iproute2 pinning {other} (a custom pinning from /etc/iproute2/bpf_pinning)"
-                        ),
-                    })
+                        )))
                 }
             },
             MapFormat::Goebpf => {
@@ -174,9 +180,7 @@ pub(super) fn legacy_maps(elf: &ElfFile64<'_, Endianness>) -> Result<Vec<LegacyM
                         .map(|(_, r)| r)
                 };
                 if pointer_at(24).is_some() {
-                    return Err(ElfError::Unsupported {
-                        what: format!("map {name}: goebpf map-in-map (inner_map_def)"),
-                    });
+                    return Err(unsupported(format!("map {name}: goebpf map-in-map (inner_map_def)")));
                 }
                 match pointer_at(32) {
                     None => PinSpec::by_name(&name, PinRule::Default),
@@ -236,8 +240,10 @@ fn persistent_path(name: &str, path: &str) -> Result<PathBuf, ElfError> {
                 && p.components()
                     .all(|c| matches!(c, std::path::Component::Normal(_)))
         })
-        .ok_or_else(|| ElfError::Unsupported {
-            what: format!("map {name}: persistent_path {path:?} is not a path under {BPFFS_ROOT}"),
+        .ok_or_else(|| {
+            unsupported(format!(
+                "map {name}: persistent_path {path:?} is not a path under {BPFFS_ROOT}"
+            ))
         })?;
     Ok(relative.to_owned())
 }
@@ -307,11 +313,9 @@ pub(super) fn declared_slots(
             _ => None,
         };
         let Some(target) = target.filter(|s| is_code(elf, s.section_index())) else {
-            return Err(ElfError::Unsupported {
-                what: format!(
-                    "map {map}: declarative initialisation with maps (map-in-map values)"
-                ),
-            });
+            return Err(unsupported(format!(
+                "map {map}: declarative initialisation with maps (map-in-map values)"
+            )));
         };
         let slot = (offset - map_offset)
             .checked_sub(values)

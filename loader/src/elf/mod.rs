@@ -364,7 +364,7 @@ fn check_container(data: &[u8]) -> Result<ElfFile64<'_, Endianness>, ElfError> {
     // The section table is only read lazily above: touch every header now so
     // a truncated file fails here, with a reason, not deep in the BPF parser.
     for section in elf.sections() {
-        let name = section.name().unwrap_or("?");
+        let name = shown(section.name().unwrap_or("?"));
         let malformed = |reason: String| ElfError::Malformed {
             reason: format!("section {name}: {reason}"),
         };
@@ -396,7 +396,10 @@ fn check_container(data: &[u8]) -> Result<ElfFile64<'_, Endianness>, ElfError> {
         };
         let Ok(section) = elf.section_by_index(index) else {
             return Err(ElfError::Malformed {
-                reason: format!("symbol {} is in no section", symbol.name().unwrap_or("?")),
+                reason: format!(
+                    "symbol {} is in no section",
+                    shown(symbol.name().unwrap_or("?"))
+                ),
             });
         };
         let inside = symbol
@@ -408,8 +411,8 @@ fn check_container(data: &[u8]) -> Result<ElfFile64<'_, Endianness>, ElfError> {
             return Err(ElfError::Malformed {
                 reason: format!(
                     "symbol {} lies outside its section {}",
-                    symbol.name().unwrap_or("?"),
-                    section.name().unwrap_or("?")
+                    shown(symbol.name().unwrap_or("?")),
+                    shown(section.name().unwrap_or("?"))
                 ),
             });
         }
@@ -420,7 +423,22 @@ fn check_container(data: &[u8]) -> Result<ElfFile64<'_, Endianness>, ElfError> {
 fn program_sections(elf: &ElfFile64<'_, Endianness>) -> Vec<String> {
     elf.sections()
         .filter(|s| s.kind() == object::SectionKind::Text && s.size() > 0)
-        .filter_map(|s| s.name().ok().map(str::to_owned))
+        .filter_map(|s| s.name().ok().map(shown))
+        .collect()
+}
+
+/// A name read from the file, as it may appear in a one-line message:
+/// control characters escaped (a fuzzed section name held a newline).
+pub(crate) fn shown(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
         .collect()
 }
 

@@ -1,0 +1,131 @@
+//! `--prometheus ADDR:PORT`: `/metrics` in the Prometheus text format, read
+//! from the map at each scrape (no sampling thread, nothing cached).
+
+use std::{fmt::Write as _, path::PathBuf, sync::Arc, thread};
+
+use xdploader::stats::{ActionStats, StatsMap};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrometheusError {
+    #[error("cannot serve /metrics on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+}
+
+/// A running exporter; it stops when dropped.
+pub struct Exporter {
+    server: Arc<tiny_http::Server>,
+    thread: Option<thread::JoinHandle<()>>,
+    pub addr: String,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+/// Serves `/metrics` for the map pinned at `path` (re-opened at each scrape,
+/// so a reload that pins a new map is followed).
+pub fn serve(addr: &str, path: PathBuf, per_cpu: bool) -> Result<Exporter, PrometheusError> {
+    let server = tiny_http::Server::http(addr).map_err(|e| PrometheusError::Bind {
+        addr: addr.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let bound = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| addr.to_owned(), |a| a.to_string());
+    let server = Arc::new(server);
+    let serving = Arc::clone(&server);
+    let thread = thread::spawn(move || {
+        for request in serving.incoming_requests() {
+            let response = if request.url() == "/metrics" {
+                match StatsMap::open(&path).and_then(|m| m.read(per_cpu)) {
+                    Ok(rows) => tiny_http::Response::from_string(metrics(&path, &rows))
+                        .with_header(content_type("text/plain; version=0.0.4")),
+                    Err(e) => {
+                        tiny_http::Response::from_string(format!("{e}\n")).with_status_code(503)
+                    }
+                }
+            } else {
+                tiny_http::Response::from_string("see /metrics\n").with_status_code(404)
+            };
+            let _ = request.respond(response);
+        }
+    });
+    Ok(Exporter {
+        server,
+        thread: Some(thread),
+        addr: bound,
+    })
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn content_type(value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes("Content-Type", value).expect("a valid header")
+}
+
+/// The exposition text: packets and bytes counters per action (and per CPU).
+pub fn metrics(path: &std::path::Path, rows: &[ActionStats]) -> String {
+    let map = path
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    let mut out = String::new();
+    for (metric, help, value) in [
+        (
+            "xdp_packets_total",
+            "Packets the XDP program counted, by verdict.",
+            (|r: &ActionStats| r.packets) as fn(&ActionStats) -> u64,
+        ),
+        (
+            "xdp_bytes_total",
+            "Bytes the XDP program counted, by verdict.",
+            |r: &ActionStats| r.bytes,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "{metric}{{map=\"{map}\",action=\"{}\"}} {}",
+                r.action,
+                value(r)
+            );
+        }
+    }
+    if rows.iter().any(|r| !r.per_cpu.is_empty()) {
+        for (metric, bytes) in [
+            ("xdp_cpu_packets_total", false),
+            ("xdp_cpu_bytes_total", true),
+        ] {
+            let what = if bytes { "Bytes" } else { "Packets" };
+            let _ = writeln!(
+                out,
+                "# HELP {metric} {what} the XDP program counted, by verdict and CPU.\n# TYPE {metric} counter"
+            );
+            for r in rows {
+                for (cpu, rec) in r.per_cpu.iter().enumerate() {
+                    let v = if bytes { rec.rx_bytes } else { rec.rx_packets };
+                    let _ = writeln!(
+                        out,
+                        "{metric}{{map=\"{map}\",action=\"{}\",cpu=\"{cpu}\"}} {v}",
+                        r.action
+                    );
+                }
+            }
+        }
+    }
+    out
+}

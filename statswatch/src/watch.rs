@@ -1,0 +1,255 @@
+//! Watch mode: a sample each interval, rates since the last one, counter
+//! resets told apart from traffic, and an HdrHistogram of each action's
+//! per-interval packet rate for the summary at exit.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use xdploader::stats::{ActionStats, StatsError, StatsMap};
+
+/// Counters read at one instant.
+#[derive(Debug)]
+pub struct Sample {
+    at: Instant,
+    rows: Vec<ActionStats>,
+}
+
+/// One CPU's share of a row over an interval.
+#[derive(Debug, Serialize)]
+pub struct CpuRate {
+    pub cpu: usize,
+    pub packets: u64,
+    pub bytes: u64,
+    pub pps: f64,
+    pub bps: f64,
+}
+
+/// One action over one interval: totals now, and rates since the last sample.
+#[derive(Debug, Serialize)]
+pub struct RateRow {
+    pub index: u32,
+    pub action: String,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets per second over the interval.
+    pub pps: f64,
+    /// Bits per second over the interval.
+    pub bps: f64,
+    /// The counters went down (map recreated, program reloaded): the rate
+    /// counts from zero, not from the old value.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_cpu: Vec<CpuRate>,
+}
+
+/// One interval: what `--json` prints as one NDJSON line.
+#[derive(Debug, Serialize)]
+pub struct Interval {
+    /// 1 for the first interval.
+    pub interval: u64,
+    /// Wall-clock time of the sample, milliseconds since the Unix epoch.
+    pub timestamp_ms: u128,
+    /// Length of the interval, from the monotonic clock.
+    pub seconds: f64,
+    pub map: String,
+    /// A different map is pinned at the path now (reloaded with a new map):
+    /// it is read from here on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub map_replaced: bool,
+    pub actions: Vec<RateRow>,
+}
+
+/// Reads the map, following the pin if a reload put a new map there.
+#[derive(Debug)]
+pub struct Watcher {
+    map: StatsMap,
+    per_cpu: bool,
+    last: Sample,
+    intervals: u64,
+    rates: Vec<(String, Histogram<u64>)>,
+}
+
+impl Watcher {
+    pub fn new(map: StatsMap, per_cpu: bool) -> Result<Self, StatsError> {
+        let last = sample(&map, per_cpu)?;
+        Ok(Self {
+            map,
+            per_cpu,
+            last,
+            intervals: 0,
+            rates: Vec::new(),
+        })
+    }
+
+    /// Samples now and returns the interval since the previous sample.
+    pub fn tick(&mut self) -> Result<Interval, StatsError> {
+        let path = self.map.path().to_owned();
+        let map_replaced = StatsMap::pinned_id(&path).is_some_and(|id| id != self.map.id());
+        if map_replaced {
+            self.map = StatsMap::open(&path)?;
+        }
+        let now = sample(&self.map, self.per_cpu)?;
+        let seconds = now.at.duration_since(self.last.at).as_secs_f64().max(1e-9);
+        let actions: Vec<RateRow> = now
+            .rows
+            .iter()
+            .map(|row| {
+                let before = self
+                    .last
+                    .rows
+                    .iter()
+                    .find(|r| r.index == row.index && !map_replaced);
+                rate_row(row, before, seconds)
+            })
+            .collect();
+        for row in &actions {
+            let pps = row.pps.round() as u64;
+            match self.rates.iter_mut().find(|(a, _)| *a == row.action) {
+                Some((_, histogram)) => histogram.saturating_record(pps),
+                None => {
+                    let mut histogram =
+                        Histogram::new(3).expect("3 significant digits is a valid precision");
+                    histogram.saturating_record(pps);
+                    self.rates.push((row.action.clone(), histogram));
+                }
+            }
+        }
+        self.intervals += 1;
+        self.last = now;
+        Ok(Interval {
+            interval: self.intervals,
+            timestamp_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_millis(),
+            seconds,
+            map: path.display().to_string(),
+            map_replaced,
+            actions,
+        })
+    }
+
+    /// Percentiles of each action's per-interval packet rate.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            intervals: self.intervals,
+            actions: self
+                .rates
+                .iter()
+                .map(|(action, h)| RateSummary {
+                    action: action.clone(),
+                    p50: h.value_at_quantile(0.50),
+                    p90: h.value_at_quantile(0.90),
+                    p99: h.value_at_quantile(0.99),
+                    max: h.max(),
+                    mean: h.mean(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.map.path()
+    }
+}
+
+fn sample(map: &StatsMap, per_cpu: bool) -> Result<Sample, StatsError> {
+    Ok(Sample {
+        at: Instant::now(),
+        rows: map.read(per_cpu)?,
+    })
+}
+
+/// Rates of `row` since `before`. A counter below its previous value was
+/// reset: what it holds now was counted since then.
+fn rate_row(row: &ActionStats, before: Option<&ActionStats>, seconds: f64) -> RateRow {
+    let delta = |now: u64, then: Option<u64>| match then {
+        Some(then) if now >= then => (now - then, false),
+        Some(_) => (now, true),
+        None => (now, false),
+    };
+    let (packets, packets_reset) = delta(row.packets, before.map(|b| b.packets));
+    let (bytes, bytes_reset) = delta(row.bytes, before.map(|b| b.bytes));
+    let per_cpu = row
+        .per_cpu
+        .iter()
+        .enumerate()
+        .map(|(cpu, rec)| {
+            let then = before.and_then(|b| b.per_cpu.get(cpu));
+            let (p, _) = delta(rec.rx_packets, then.map(|t| t.rx_packets));
+            let (b, _) = delta(rec.rx_bytes, then.map(|t| t.rx_bytes));
+            CpuRate {
+                cpu,
+                packets: rec.rx_packets,
+                bytes: rec.rx_bytes,
+                pps: p as f64 / seconds,
+                bps: b as f64 * 8.0 / seconds,
+            }
+        })
+        .collect();
+    RateRow {
+        index: row.index,
+        action: row.action.clone(),
+        packets: row.packets,
+        bytes: row.bytes,
+        pps: packets as f64 / seconds,
+        bps: bytes as f64 * 8.0 / seconds,
+        reset: packets_reset || bytes_reset,
+        per_cpu,
+    }
+}
+
+/// How steady each action's packet rate was over the watch.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub intervals: u64,
+    pub actions: Vec<RateSummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RateSummary {
+    pub action: String,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xdploader::stats::Datarec;
+
+    fn row(packets: u64, bytes: u64) -> ActionStats {
+        ActionStats {
+            index: 2,
+            action: "XDP_PASS".into(),
+            packets,
+            bytes,
+            per_cpu: vec![Datarec {
+                rx_packets: packets,
+                rx_bytes: bytes,
+            }],
+        }
+    }
+
+    #[test]
+    fn rates_are_deltas_over_the_interval() {
+        let r = rate_row(&row(300, 30_000), Some(&row(100, 10_000)), 2.0);
+        assert_eq!((r.pps, r.bps, r.reset), (100.0, 80_000.0, false));
+        assert_eq!(r.per_cpu[0].pps, 100.0);
+    }
+
+    #[test]
+    fn a_counter_that_went_down_is_a_reset_not_a_negative_rate() {
+        let r = rate_row(&row(5, 500), Some(&row(1_000, 100_000)), 1.0);
+        assert!(r.reset);
+        assert_eq!((r.pps, r.bps), (5.0, 4_000.0));
+    }
+}
