@@ -145,14 +145,9 @@ fn hide_btf_values(out: &mut [u8], elf: &ElfFile64<'_, Endianness>) -> Result<()
     let btf = out
         .get_mut(start as usize..(start + size) as usize)
         .ok_or_else(|| malformed("past the end of the file"))?;
-    let endian = elf.endian();
-    let field = |btf: &[u8], at: usize| -> Option<usize> {
-        let bytes: [u8; 4] = btf.get(at..at + 4)?.try_into().ok()?;
-        Some(object::Endian::read_u32(endian, bytes) as usize)
-    };
+    let field = |at| super::map_defs::u32_at(btf, at, elf.endian()).map(|v| v as usize);
     // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len, type_off, type_len, str_off, str_len; }
-    let (hdr_len, str_off, str_len) = (field(btf, 4), field(btf, 16), field(btf, 20));
-    let (Some(hdr_len), Some(str_off), Some(str_len)) = (hdr_len, str_off, str_len) else {
+    let (Some(hdr_len), Some(str_off), Some(str_len)) = (field(4), field(16), field(20)) else {
         return Err(malformed("truncated header"));
     };
     let strings = btf

@@ -113,7 +113,7 @@ fn unsupported(what: String) -> ElfError {
     }
 }
 
-fn u32_at(data: &[u8], offset: usize, endian: Endianness) -> Option<u32> {
+pub(super) fn u32_at(data: &[u8], offset: usize, endian: Endianness) -> Option<u32> {
     let bytes: [u8; 4] = data.get(offset..offset + 4)?.try_into().ok()?;
     Some(endian.read_u32(bytes))
 }
@@ -138,16 +138,7 @@ pub(super) fn legacy_maps(elf: &ElfFile64<'_, Endianness>) -> Result<Vec<LegacyM
     let relocations: Vec<(u64, object::Relocation)> = section.relocations().collect();
 
     let mut maps = Vec::new();
-    for symbol in elf.symbols() {
-        if symbol.section_index() != Some(section.index()) || symbol.name().unwrap_or("").is_empty()
-        {
-            continue;
-        }
-        if symbol.kind() == object::SymbolKind::Section {
-            continue;
-        }
-        let name = symbol.name().unwrap_or_default().to_owned();
-        let (start, size) = (symbol.address(), symbol.size());
+    for (name, start, size) in map_symbols(elf, section.index()) {
         let end = start
             .checked_add(size)
             .filter(|end| *end <= data.len() as u64 && size >= 20)
@@ -209,6 +200,21 @@ pub(super) fn legacy_maps(elf: &ElfFile64<'_, Endianness>) -> Result<Vec<LegacyM
         });
     }
     Ok(maps)
+}
+
+/// The maps a map section defines: its named symbols (not the section's own
+/// symbol), as (name, offset in the section, size).
+fn map_symbols<'a>(
+    elf: &'a ElfFile64<'_, Endianness>,
+    section: SectionIndex,
+) -> impl Iterator<Item = (String, u64, u64)> + 'a {
+    elf.symbols()
+        .filter(move |s| s.section_index() == Some(section))
+        .filter(|s| s.kind() != object::SymbolKind::Section)
+        .filter_map(|s| {
+            let name = s.name().ok().filter(|n| !n.is_empty())?;
+            Some((name.to_owned(), s.address(), s.size()))
+        })
 }
 
 /// The NUL-terminated string a relocation points to.
@@ -276,11 +282,8 @@ pub(super) fn declared_slots(
         .map_err(|e| malformed(format!(".BTF: {}", e.message())))?;
     // Map offsets come from the symbols: BTF's own .maps offsets are only
     // filled in by relocations (.rel.BTF).
-    let mut map_symbols: Vec<(u64, String)> = elf
-        .symbols()
-        .filter(|s| s.section_index() == Some(section.index()))
-        .filter(|s| s.kind() != object::SymbolKind::Section)
-        .filter_map(|s| Some((s.address(), s.name().ok()?.to_owned())))
+    let mut map_symbols: Vec<(u64, String)> = map_symbols(elf, section.index())
+        .map(|(name, address, _)| (address, name))
         .collect();
     map_symbols.sort();
 
