@@ -710,6 +710,26 @@ fn release_records(layout: &PinLayout, iface: &str, keep: &HashSet<&Path>) -> Ve
     removed
 }
 
+/// The interfaces xdploader holds an XDP link on under `layout`, with the
+/// ifindex the kernel has for each link. Unreadable records are skipped: this
+/// only names things.
+pub fn attached_interfaces(layout: &PinLayout) -> Vec<Interface> {
+    let Ok(entries) = fs::read_dir(layout.state_root()) else {
+        return Vec::new();
+    };
+    let mut found: Vec<_> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let link = crate::sys::obj_get(&layout.link(&name), false).ok()?;
+            let ifindex = crate::sys::xdp_link_ifindex(std::os::fd::AsFd::as_fd(&link)).ok()??;
+            Some(Interface { name, ifindex })
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
 #[derive(Debug, Serialize)]
 pub struct Unloaded {
     pub iface: String,

@@ -12,6 +12,8 @@
 //! | [`bpffs`]     | bpffs/tracefs mounts and the loader's private mount namespace       |
 //! | [`iface`]     | interface names to ifindexes                                        |
 //! | [`stats`]     | the per-CPU verdict counters: record layout, XDP action names, reading |
+//! | [`xdp_errors`]| the XDP error tracepoints (kern/xdp_errors.c): attaching, reading by errno |
+//! | [`sys`]       | the two bpf(2) calls aya does not expose (read-only pin, link's ifindex) |
 //! | [`args`]      | Go-style `-flag` compatibility shared by both binaries              |
 //! | [`cmd`]       | one module per subcommand (load, unload, inspect)                   |
 
@@ -26,6 +28,8 @@ pub mod iface;
 pub mod jump_table;
 pub mod load;
 pub mod stats;
+pub mod sys;
+pub mod xdp_errors;
 
 /// The pin directory used when none is given: the usage `statswatch -file
 /// /sys/fs/bpf/stats_map` expects the maps right there.

@@ -4,14 +4,11 @@
 //! kern/common.h) and the XDP action names; statswatch and the tests use it.
 
 use std::{
-    ffi::CString,
     io,
-    os::{fd::FromRawFd as _, fd::OwnedFd, unix::ffi::OsStrExt as _},
     path::{Path, PathBuf},
 };
 
 use aya::maps::{Map, MapData, MapError, MapInfo, MapType, PerCpuArray};
-use aya_obj::generated::{bpf_attr, bpf_cmd, BPF_F_RDONLY};
 use serde::Serialize;
 
 /// One per-CPU counter record: `struct datarec { u64 rx_packets; u64 rx_bytes; }`.
@@ -105,7 +102,7 @@ impl std::fmt::Debug for StatsMap {
 impl StatsMap {
     /// Opens the map pinned at `path`, read-only, and checks its type and layout.
     pub fn open(path: &Path) -> Result<Self, StatsError> {
-        let fd = open_read_only(path).map_err(|e| {
+        let fd = crate::sys::obj_get(path, true).map_err(|e| {
             open_error(
                 path,
                 &MapError::SyscallError(aya::sys::SyscallError {
@@ -208,32 +205,6 @@ impl StatsMap {
             })
             .collect()
     }
-}
-
-/// BPF_OBJ_GET with BPF_F_RDONLY: a reader tells the kernel it never writes
-/// (aya's `from_pin` asks for read-write).
-fn open_read_only(path: &Path) -> io::Result<OwnedFd> {
-    let path = CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: bpf_attr is plain data; all-zero is its documented default.
-    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
-    // SAFETY: writing the BPF_OBJ_GET member of the union, which the call reads.
-    let obj = unsafe { &mut attr.__bindgen_anon_4 };
-    obj.pathname = path.as_ptr() as u64;
-    obj.file_flags = BPF_F_RDONLY;
-    // SAFETY: attr outlives the call and `path` outlives attr's pointer to it.
-    let ret = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_bpf,
-            bpf_cmd::BPF_OBJ_GET as nix::libc::c_long,
-            &raw mut attr,
-            size_of::<bpf_attr>(),
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: BPF_OBJ_GET returned a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
 }
 
 fn open_error(path: &Path, err: &MapError) -> StatsError {

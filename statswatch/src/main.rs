@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::Context as _;
 use clap::Parser;
-use xdploader::stats::StatsMap;
+use xdploader::{stats::StatsMap, xdp_errors::ErrorTracer};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -25,7 +25,9 @@ Examples:
   statswatch -w -file /sys/fs/bpf/stats_map               rates every second until Ctrl-C
   statswatch --interval 0.5 --count 10 --per-cpu -file /sys/fs/bpf/stats_map
   statswatch -w --json -file /sys/fs/bpf/stats_map        one JSON object per interval (NDJSON)
-  statswatch --prometheus 127.0.0.1:9435 -file /sys/fs/bpf/stats_map";
+  statswatch --prometheus 127.0.0.1:9435 -file /sys/fs/bpf/stats_map
+  statswatch -w --errors -file /sys/fs/bpf/stats_map      also why frames vanish: XDP error
+                                                          tracepoints by interface and errno";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +55,11 @@ struct Cli {
     /// Stop after N intervals (implies --watch); STATSWATCH_COUNT=1 makes any watch end at once
     #[arg(long, value_name = "N", env = "STATSWATCH_COUNT")]
     count: Option<u64>,
+    /// Also count the kernel's XDP error tracepoints (xdp_exception, xdp_redirect_err,
+    /// xdp_devmap_xmit, xdp_bulk_tx) by interface, action and errno while watching
+    /// (implies --watch; the tracepoint programs are detached at exit)
+    #[arg(long)]
+    errors: bool,
     /// Serve /metrics in the Prometheus text format on ADDR:PORT until Ctrl-C (or --count intervals)
     #[arg(long, value_name = "ADDR:PORT")]
     prometheus: Option<String>,
@@ -71,7 +78,26 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let map = StatsMap::open(&cli.file)?;
-    let watching = cli.watch || cli.interval.is_some() || cli.count.is_some();
+    let watching = cli.watch || cli.interval.is_some() || cli.count.is_some() || cli.errors;
+    // Before any thread starts: a tracefs mounted for the tracepoints stays
+    // private to this process.
+    let tracer = if cli.errors {
+        xdploader::bpffs::enter_private_mount_namespace()?;
+        let tracer = ErrorTracer::attach()?;
+        eprintln!(
+            "statswatch: counting XDP errors on xdp:{} (detached at exit)",
+            tracer.attached().join(", xdp:")
+        );
+        Some(tracer)
+    } else {
+        None
+    };
+    let error_counters = || {
+        tracer
+            .as_ref()
+            .map(|t| t.counters().try_clone())
+            .transpose()
+    };
     if !watching && cli.prometheus.is_none() {
         let rows = map.read(cli.per_cpu)?;
         let out = if cli.json {
@@ -98,14 +124,15 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 
     let _exporter = match &cli.prometheus {
         Some(addr) => {
-            let exporter = prometheus::serve(addr, cli.file.clone(), cli.per_cpu)?;
+            let exporter =
+                prometheus::serve(addr, cli.file.clone(), cli.per_cpu, error_counters()?)?;
             eprintln!("statswatch: serving http://{}/metrics", exporter.addr);
             Some(exporter)
         }
         None => None,
     };
 
-    let mut watcher = watch::Watcher::new(map, cli.per_cpu)?;
+    let mut watcher = watch::Watcher::new(map, cli.per_cpu, error_counters()?)?;
     let redraw = !cli.json && std::io::stdout().is_terminal();
     let period = Duration::from_secs_f64(interval);
     let mut next = Instant::now() + period;

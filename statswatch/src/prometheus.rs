@@ -3,7 +3,11 @@
 
 use std::{fmt::Write as _, path::PathBuf, sync::Arc, thread};
 
-use xdploader::stats::{ActionStats, StatsMap};
+use xdploader::{
+    iface::InterfaceNames,
+    stats::{ActionStats, StatsMap},
+    xdp_errors::{ErrorCounters, ErrorRow},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
@@ -27,8 +31,14 @@ impl std::fmt::Debug for Exporter {
 }
 
 /// Serves `/metrics` for the map pinned at `path` (re-opened at each scrape,
-/// so a reload that pins a new map is followed).
-pub fn serve(addr: &str, path: PathBuf, per_cpu: bool) -> Result<Exporter, PrometheusError> {
+/// so a reload that pins a new map is followed), and the XDP error counters
+/// when --errors attached them.
+pub fn serve(
+    addr: &str,
+    path: PathBuf,
+    per_cpu: bool,
+    errors: Option<ErrorCounters>,
+) -> Result<Exporter, PrometheusError> {
     let server = tiny_http::Server::http(addr).map_err(|e| PrometheusError::Bind {
         addr: addr.to_owned(),
         reason: e.to_string(),
@@ -42,8 +52,20 @@ pub fn serve(addr: &str, path: PathBuf, per_cpu: bool) -> Result<Exporter, Prome
     let thread = thread::spawn(move || {
         for request in serving.incoming_requests() {
             let response = if request.url() == "/metrics" {
-                match StatsMap::open(&path).and_then(|m| m.read(per_cpu)) {
-                    Ok(rows) => tiny_http::Response::from_string(metrics(&path, &rows))
+                let body = StatsMap::open(&path)
+                    .and_then(|m| m.read(per_cpu))
+                    .map_err(|e| e.to_string())
+                    .and_then(|rows| {
+                        let mut text = metrics(&path, &rows);
+                        if let Some(errors) = &errors {
+                            let names = InterfaceNames::for_pins(&path);
+                            let rows = errors.read(&names).map_err(|e| e.to_string())?;
+                            text.push_str(&error_metrics(&rows));
+                        }
+                        Ok(text)
+                    });
+                match body {
+                    Ok(text) => tiny_http::Response::from_string(text)
                         .with_header(content_type("text/plain; version=0.0.4")),
                     Err(e) => {
                         tiny_http::Response::from_string(format!("{e}\n")).with_status_code(503)
@@ -75,13 +97,48 @@ fn content_type(value: &str) -> tiny_http::Header {
     tiny_http::Header::from_bytes("Content-Type", value).expect("a valid header")
 }
 
+/// A label value with `\` and `"` escaped, as the text format requires.
+fn label_value(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The XDP error counters (--errors): events and dropped frames per
+/// tracepoint, interface, action and errno.
+pub fn error_metrics(rows: &[ErrorRow]) -> String {
+    let mut out = String::new();
+    for (metric, help, drops) in [
+        (
+            "xdp_error_events_total",
+            "Times an XDP error tracepoint fired, since statswatch attached.",
+            false,
+        ),
+        (
+            "xdp_error_drops_total",
+            "Frames lost, as the XDP error tracepoints report them.",
+            true,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "{metric}{{tracepoint=\"{}\",ifindex=\"{}\",ifname=\"{}\",to_ifindex=\"{}\",action=\"{}\",errno=\"{}\"}} {}",
+                r.tracepoint,
+                r.ifindex,
+                label_value(r.ifname.as_deref().unwrap_or("")),
+                r.to_ifindex.unwrap_or(0),
+                r.action,
+                r.errno.as_deref().unwrap_or(""),
+                if drops { r.drops } else { r.events }
+            );
+        }
+    }
+    out
+}
+
 /// The exposition text: packets and bytes counters per action (and per CPU).
 pub fn metrics(path: &std::path::Path, rows: &[ActionStats]) -> String {
-    let map = path
-        .display()
-        .to_string()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
+    let map = label_value(&path.display().to_string());
     let mut out = String::new();
     for (metric, help, value) in [
         (

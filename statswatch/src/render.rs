@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use xdploader::stats::ActionStats;
 
+use xdploader::xdp_errors::ErrorRow;
+
 use crate::watch::{Interval, Summary};
 
 /// Totals, once.
@@ -66,7 +68,56 @@ pub fn interval(i: &Interval) -> String {
             );
         }
     }
+    if let Some(errors) = &i.errors {
+        if errors.is_empty() {
+            out.push_str("XDP errors: none since the start\n");
+        } else {
+            out.push_str(&error_header("new"));
+            for e in errors {
+                let _ = writeln!(
+                    out,
+                    "{}  {:>8} {:>8}",
+                    error_line(&e.row),
+                    e.new_events,
+                    e.new_drops
+                );
+            }
+        }
+    }
     out
+}
+
+fn error_header(extra: &str) -> String {
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("  {:>8} {:>8}", format!("{extra} ev"), "drops")
+    };
+    format!(
+        "XDP errors since the start:\n{:<21} {:<24} {:<13} {:<8} {:>10} {:>10}{extra}\n",
+        "tracepoint", "interface", "action", "errno", "events", "drops"
+    )
+}
+
+/// One error row: where, what, why, how many.
+fn error_line(e: &ErrorRow) -> String {
+    let interface = |index: i32, name: &Option<String>| match name {
+        Some(name) => format!("{name}({index})"),
+        None => format!("ifindex {index}"),
+    };
+    let mut place = interface(e.ifindex, &e.ifname);
+    if let Some(to) = e.to_ifindex {
+        place = format!("{place}->{}", interface(to, &e.to_ifname));
+    }
+    format!(
+        "{:<21} {:<24} {:<13} {:<8} {:>10} {:>10}",
+        e.tracepoint,
+        place,
+        e.action,
+        e.errno.as_deref().unwrap_or("-"),
+        e.events,
+        e.drops
+    )
 }
 
 /// The HdrHistogram summary of per-interval packet rates.
@@ -87,6 +138,16 @@ pub fn summary(s: &Summary) -> String {
             "{:<14} {:>10} {:>10} {:>10} {:>10}",
             a.action, a.p50, a.p90, a.p99, a.max
         );
+    }
+    if let Some(errors) = &s.errors {
+        if errors.is_empty() {
+            out.push_str("XDP errors: none\n");
+        } else {
+            out.push_str(&error_header(""));
+            for e in errors {
+                let _ = writeln!(out, "{}", error_line(e));
+            }
+        }
     }
     out
 }

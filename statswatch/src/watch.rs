@@ -9,7 +9,19 @@ use std::{
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use xdploader::stats::{ActionStats, StatsError, StatsMap};
+use xdploader::{
+    iface::InterfaceNames,
+    stats::{ActionStats, StatsError, StatsMap},
+    xdp_errors::{ErrorCounters, ErrorRow, XdpErrorsError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Stats(#[from] StatsError),
+    #[error(transparent)]
+    Errors(#[from] XdpErrorsError),
+}
 
 /// Counters read at one instant.
 #[derive(Debug)]
@@ -62,6 +74,19 @@ pub struct Interval {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub map_replaced: bool,
     pub actions: Vec<RateRow>,
+    /// With --errors: every error key seen since the start, with what this
+    /// interval added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ErrorDelta>>,
+}
+
+/// An XDP error row: totals since statswatch attached, and this interval's share.
+#[derive(Debug, Serialize)]
+pub struct ErrorDelta {
+    #[serde(flatten)]
+    pub row: ErrorRow,
+    pub new_events: u64,
+    pub new_drops: u64,
 }
 
 /// Reads the map, following the pin if a reload put a new map there.
@@ -72,26 +97,36 @@ pub struct Watcher {
     last: Sample,
     intervals: u64,
     rates: Vec<(String, Histogram<u64>)>,
+    /// With --errors: the counters and their last reading.
+    errors: Option<(ErrorCounters, Vec<ErrorRow>)>,
+    names: InterfaceNames,
 }
 
 impl Watcher {
-    pub fn new(map: StatsMap, per_cpu: bool) -> Result<Self, StatsError> {
+    pub fn new(
+        map: StatsMap,
+        per_cpu: bool,
+        errors: Option<ErrorCounters>,
+    ) -> Result<Self, WatchError> {
         let last = sample(&map, per_cpu)?;
         Ok(Self {
-            map,
             per_cpu,
             last,
             intervals: 0,
             rates: Vec::new(),
+            names: InterfaceNames::for_pins(map.path()),
+            map,
+            errors: errors.map(|counters| (counters, Vec::new())),
         })
     }
 
     /// Samples now and returns the interval since the previous sample.
-    pub fn tick(&mut self) -> Result<Interval, StatsError> {
+    pub fn tick(&mut self) -> Result<Interval, WatchError> {
         let path = self.map.path().to_owned();
         let map_replaced = StatsMap::pinned_id(&path).is_some_and(|id| id != self.map.id());
         if map_replaced {
             self.map = StatsMap::open(&path)?;
+            self.names = InterfaceNames::for_pins(&path);
         }
         let now = sample(&self.map, self.per_cpu)?;
         let seconds = now.at.duration_since(self.last.at).as_secs_f64().max(1e-9);
@@ -119,6 +154,15 @@ impl Watcher {
                 }
             }
         }
+        let errors = match &mut self.errors {
+            Some((counters, last)) => {
+                let now = counters.read(&self.names)?;
+                let deltas = error_deltas(&now, last);
+                *last = now;
+                Some(deltas)
+            }
+            None => None,
+        };
         self.intervals += 1;
         self.last = now;
         Ok(Interval {
@@ -131,6 +175,7 @@ impl Watcher {
             map: path.display().to_string(),
             map_replaced,
             actions,
+            errors,
         })
     }
 
@@ -150,6 +195,7 @@ impl Watcher {
                     mean: h.mean(),
                 })
                 .collect(),
+            errors: self.errors.as_ref().map(|(_, rows)| rows.clone()),
         }
     }
 
@@ -204,11 +250,29 @@ fn rate_row(row: &ActionStats, before: Option<&ActionStats>, seconds: f64) -> Ra
     }
 }
 
+/// What each error row added since the last reading. The tracer's map only
+/// grows while statswatch runs, so a key absent before counts from zero.
+fn error_deltas(now: &[ErrorRow], before: &[ErrorRow]) -> Vec<ErrorDelta> {
+    now.iter()
+        .map(|row| {
+            let then = before.iter().find(|b| b.same_key(row));
+            ErrorDelta {
+                row: row.clone(),
+                new_events: row.events.saturating_sub(then.map_or(0, |t| t.events)),
+                new_drops: row.drops.saturating_sub(then.map_or(0, |t| t.drops)),
+            }
+        })
+        .collect()
+}
+
 /// How steady each action's packet rate was over the watch.
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub intervals: u64,
     pub actions: Vec<RateSummary>,
+    /// With --errors: the error totals over the whole watch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ErrorRow>>,
 }
 
 #[derive(Debug, Serialize)]
