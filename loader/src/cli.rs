@@ -103,6 +103,12 @@ pub struct LoadArgs {
     /// Replace pinned maps that do not match the object instead of refusing
     #[arg(long)]
     pub fresh: bool,
+    /// Leave a veth's peer alone. By default, in native mode, the peer gets a pass
+    /// program (else XDP_TX/REDIRECT frames into it are dropped with ENXIO) and its
+    /// tx checksum offload is turned off (else redirected TCP/UDP arrives with bad
+    /// checksums); unload restores both
+    #[arg(long)]
+    pub no_peer_fix: bool,
     /// Print the verifier log when the verifier rejects a program
     #[arg(short, long)]
     pub verbose: bool,

@@ -10,6 +10,8 @@
 //! | [`devmap`]    | filling the redirect devmap with the interfaces                     |
 //! | [`attach`]    | attach/replace/detach, pins and the records `unload` relies on      |
 //! | [`bpffs`]     | bpffs/tracefs mounts and the loader's private mount namespace       |
+//! | [`netdev`]    | rtnetlink device facts (kind, MTU, XDP mode, veth peer), netns lookup/entry, tx checksum |
+//! | [`peer`]      | the veth peer fix: pass program on the peer, tx checksum off, restore on unload |
 //! | [`iface`]     | interface names to ifindexes                                        |
 //! | [`stats`]     | the per-CPU verdict counters: record layout, XDP action names, reading |
 //! | [`xdp_errors`]| the XDP error tracepoints (kern/xdp_errors.c): attaching, reading by errno |
@@ -27,6 +29,8 @@ pub mod elf;
 pub mod iface;
 pub mod jump_table;
 pub mod load;
+pub mod netdev;
+pub mod peer;
 pub mod stats;
 pub mod sys;
 pub mod xdp_errors;

@@ -33,8 +33,12 @@ fn errors_name_the_enxio_of_xdp_tx_towards_a_peer_without_xdp() {
     }
     let bed = Testbed::new();
     let pins = Bpffs::new();
-    bed.load(&pins, &kern_object("echo.elf"), &["--mode", "native"])
-        .success();
+    bed.load(
+        &pins,
+        &kern_object("echo.elf"),
+        &["--mode", "native", "--no-peer-fix"],
+    )
+    .success();
     let stats = pins.path().join("stats_map");
     let mut child = Command::new(bin("statswatch"))
         .args([

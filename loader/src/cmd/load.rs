@@ -18,7 +18,9 @@ use crate::{
     elf::{self, ObjectSummary},
     iface::{self, Interface},
     jump_table::{self, EntryChoice, JumpTables},
-    load, DEFAULT_PIN_DIR,
+    load,
+    peer::{self, PeerFix},
+    DEFAULT_PIN_DIR,
 };
 
 /// Everything decided before touching the kernel.
@@ -101,6 +103,11 @@ pub struct LoadReport {
     /// Pins of an earlier load on these interfaces that this object does not have.
     pub released: Vec<PathBuf>,
     pub attached: Vec<Attached>,
+    /// The veth peer fix, per interface whose peer needed or got it.
+    pub peers: Vec<PeerFix>,
+    /// Peer fixes that failed: the program is attached, but frames it sends
+    /// to that peer may be lost.
+    pub peer_warnings: Vec<String>,
     pub unload_command: String,
 }
 
@@ -143,6 +150,22 @@ pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error>
         .collect();
     let committed = transaction.commit(&ebpf, pins, attachments)?;
 
+    // After the commit: the program is in place whatever happens to a peer.
+    let (mut peers, mut peer_warnings) = (Vec::new(), Vec::new());
+    if !args.no_peer_fix {
+        for iface in &prepared.interfaces {
+            match peer::fix(&layout, iface) {
+                Ok(Some(fix)) if !fix.actions.is_empty() => peers.push(fix),
+                Ok(_) => {}
+                Err(e) => peer_warnings.push(format!(
+                    "{}: peer fix failed, XDP_TX/REDIRECT frames to its peer may be lost: {}",
+                    iface.name,
+                    crate::one_line(&anyhow::Error::new(e))
+                )),
+            }
+        }
+    }
+
     let ifaces: Vec<&str> = prepared
         .interfaces
         .iter()
@@ -161,6 +184,8 @@ pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error>
         pins: committed.pins,
         released: committed.released,
         attached,
+        peers,
+        peer_warnings,
         unload_command,
     })
 }
@@ -326,6 +351,12 @@ impl fmt::Display for LoadReport {
                 a.iface,
                 a.link.display()
             )?;
+        }
+        for action in self.peers.iter().flat_map(|p| &p.actions) {
+            writeln!(f, "peer {action}")?;
+        }
+        for warning in &self.peer_warnings {
+            writeln!(f, "warning: {warning}")?;
         }
         writeln!(f, "detach with: {}", self.unload_command)
     }

@@ -32,6 +32,8 @@ pub enum Error {
     Load(#[from] crate::load::LoadError),
     #[error(transparent)]
     Attach(#[from] crate::attach::AttachError),
+    #[error(transparent)]
+    Peer(#[from] crate::peer::PeerError),
 }
 
 /// Refuses early, with the reason, when not root: otherwise the first
