@@ -399,3 +399,53 @@ impl Drop for Bpffs {
             .output();
     }
 }
+
+/// Network namespaces of a test's own, deleted on drop (also on panic).
+#[derive(Debug)]
+pub struct Namespaces {
+    pub names: Vec<String>,
+}
+
+impl Namespaces {
+    /// Creates `<id>-<suffix>` for each suffix, with a unique id.
+    #[track_caller]
+    pub fn new(suffixes: &[&str]) -> Self {
+        let id = unique_id();
+        let mut made = Self { names: Vec::new() };
+        for suffix in suffixes {
+            let name = format!("{id}-{suffix}");
+            sh(&["ip", "netns", "add", &name]);
+            made.names.push(name);
+        }
+        made
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+/// Starts `f` on a thread of its own inside network namespace `ns`: the
+/// sockets it opens live there.
+pub fn spawn_in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let netns = std::fs::File::open(&path).expect("opening the netns");
+        nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+}
+
+/// Runs `f` inside network namespace `ns` and returns what it returns.
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    spawn_in_netns(ns, f)
+        .join()
+        .expect("the thread in the netns panicked")
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/* An XDP fast-path router, in the spirit of the kernel's samples/bpf/xdp_fwd:
+ * for IPv4 and IPv6 it asks the kernel's FIB (bpf_fib_lookup) for the egress
+ * interface and the next hop's MAC, rewrites the MACs, decrements TTL / hop
+ * limit, and sends the frame out through the if_redirect devmap that
+ * xdploader fills with its -i interfaces. Configured only by the ordinary
+ * routing table (and net.ipv4.ip_forward / net.ipv6.conf.all.forwarding).
+ *
+ * Whatever the FIB cannot resolve goes to the stack (XDP_PASS): a next hop
+ * without a neighbour entry (the stack's ARP/ND then fills it, and the next
+ * frames take the fast path), local addresses, TTL about to expire (the
+ * stack sends the ICMP error), egress interfaces not in the devmap. */
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include "common.h"
+
+/* From linux/socket.h, which -target bpf cannot include. */
+#define AF_INET 2
+#define AF_INET6 10
+#define IPV6_FLOWINFO_MASK bpf_htonl(0x0fffffff)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} if_redirect SEC(".maps");
+
+/* TTL - 1 with the header checksum updated incrementally (RFC 1624): the
+ * TTL is the high byte of its 16-bit word. */
+static __always_inline void ipv4_decrease_ttl(struct iphdr *iph)
+{
+	__u32 check = (__u32)iph->check;
+
+	check += (__u32)bpf_htons(0x0100);
+	iph->check = (__sum16)(check + (check >= 0xffff));
+	iph->ttl--;
+}
+
+SEC("xdp.frags")
+int xdp_redirect_fib(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct bpf_fib_lookup fib = {};
+	struct iphdr *iph = NULL;
+	struct ipv6hdr *ip6h = NULL;
+	long rc;
+
+	if ((void *)(eth + 1) > data_end)
+		return count(ctx, XDP_DROP);
+
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		iph = (void *)(eth + 1);
+		if ((void *)(iph + 1) > data_end)
+			return count(ctx, XDP_DROP);
+		if (iph->ttl <= 1)
+			return count(ctx, XDP_PASS);
+		fib.family = AF_INET;
+		fib.tos = iph->tos;
+		fib.l4_protocol = iph->protocol;
+		fib.tot_len = bpf_ntohs(iph->tot_len);
+		fib.ipv4_src = iph->saddr;
+		fib.ipv4_dst = iph->daddr;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		ip6h = (void *)(eth + 1);
+		if ((void *)(ip6h + 1) > data_end)
+			return count(ctx, XDP_DROP);
+		/* Link-local and multicast never leave the link. */
+		if (ip6h->hop_limit <= 1 || ip6h->daddr.in6_u.u6_addr8[0] == 0xff ||
+		    (ip6h->daddr.in6_u.u6_addr8[0] == 0xfe &&
+		     (ip6h->daddr.in6_u.u6_addr8[1] & 0xc0) == 0x80))
+			return count(ctx, XDP_PASS);
+		fib.family = AF_INET6;
+		fib.flowinfo = *(__be32 *)ip6h & IPV6_FLOWINFO_MASK;
+		fib.l4_protocol = ip6h->nexthdr;
+		fib.tot_len = bpf_ntohs(ip6h->payload_len);
+		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, sizeof(fib.ipv6_dst));
+	} else {
+		return count(ctx, XDP_PASS);
+	}
+	fib.ifindex = ctx->ingress_ifindex;
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return count(ctx, XDP_PASS);
+	/* Only towards interfaces the loader was given; checked before the
+	 * frame is changed, so the stack gets it intact otherwise. */
+	if (!bpf_map_lookup_elem(&if_redirect, &fib.ifindex))
+		return count(ctx, XDP_PASS);
+
+	if (iph)
+		ipv4_decrease_ttl(iph);
+	else if (ip6h)
+		ip6h->hop_limit--;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	dbg("redirect: %d -> %d", ctx->ingress_ifindex, fib.ifindex);
+	return count(ctx, bpf_redirect_map(&if_redirect, fib.ifindex, 0));
+}
+
+char _license[] SEC("license") = "GPL";
