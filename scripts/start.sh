@@ -64,6 +64,9 @@ ip netns exec "$NS" ethtool -K "$NS_IF" tso off tx off >/dev/null
 # Locked-memory limits only matter on kernels before 5.11 (memcg accounting since).
 ulimit -l unlimited 2>/dev/null || true
 
+# In native mode the loader also attaches a pass program to $NS_IF, the peer:
+# without one, frames the program sends with XDP_TX or XDP_REDIRECT through
+# $HOST_IF are dropped (ENXIO). stop.sh's unload removes it again.
 target/release/xdploader -file "$XDP_ELF" -i "$HOST_IF" --pin-dir "$PIN_DIR"
 
 host_ip=${HOST_ADDR%/*}

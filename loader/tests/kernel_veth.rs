@@ -359,9 +359,9 @@ fn redirect_routes_ping_tcp_and_udp_between_namespaces_through_xdp() {
     // Fresh interfaces: IPv6 needs its link-local addresses (DAD) before
     // neighbour discovery works, so wait for the path once, then count.
     for target in ["10.21.2.2", "fd21:2::2"] {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(5);
         while ping_from(bed.client(), target, 1) != 1 {
-            assert!(std::time::Instant::now() < deadline, "no path to {target}");
+            assert!(Instant::now() < deadline, "no path to {target}");
         }
         assert_eq!(ping_from(bed.client(), target, 5), 5, "{target}");
     }
