@@ -14,6 +14,7 @@ Examples:
   xdploader --json -file kern/xdp.elf -i veth1     the same, as one JSON document
   xdploader unload -i veth1                        detach and remove the pins (same as --unload)
   xdploader inspect -file prog.o                   programs, maps, pins and jump tables; no root needed
+  xdploader doctor -i veth1                        why frames vanish, and the fixing commands
   xdploader -file prog.o -i veth1 --tail jmp_map:3=stage_c    put stage_c in slot 3";
 
 #[derive(Debug, Parser)]
@@ -47,6 +48,21 @@ pub enum Command {
         after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o"
     )]
     Inspect(InspectArgs),
+    /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
+    /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
+    #[command(
+        after_help = "Examples:\n  xdploader doctor -i veth1\n  xdploader doctor --fix -i vethA,vethB     apply the safe fixes\n  ip netns exec lab xdploader doctor --json -i veth0"
+    )]
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Apply the safe fixes (peer program and tx checksum, rp_filter, bpffs, netlink attachments)
+    #[arg(long)]
+    pub fix: bool,
 }
 
 /// Which program is the entry, and what goes into the jump tables.

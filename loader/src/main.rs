@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{error::ErrorKind, CommandFactory as _};
 use xdploader::{
-    cli::{Cli, Command, InspectArgs, LoadArgs, Target},
+    cli::{Cli, Command, DoctorArgs, InspectArgs, LoadArgs, Target},
     cmd,
 };
 
@@ -15,8 +15,12 @@ fn main() -> ExitCode {
         Some(Command::Load(a)) => a.target.json,
         Some(Command::Unload(a)) => a.target.json,
         Some(Command::Inspect(a)) => a.json,
+        Some(Command::Doctor(a)) => a.target.json,
         None => cli.load.target.json,
     };
+    if let Some(Command::Doctor(args)) = &cli.command {
+        return doctor(args, json);
+    }
     match run(cli) {
         Ok(out) => {
             if !out.is_empty() {
@@ -40,6 +44,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         Some(Command::Unload(args)) => unload(&args.target),
         Some(Command::Load(args)) => load(args),
         Some(Command::Inspect(args)) => inspect(&args),
+        Some(Command::Doctor(_)) => unreachable!("handled in main"),
         None if cli.unload => unload(&cli.load.target),
         None => load(cli.load),
     }
@@ -105,4 +110,36 @@ fn unload(target: &Target) -> anyhow::Result<String> {
     } else {
         report.to_string()
     })
+}
+
+/// Prints the findings; exits 1 while problems are left, so scripts can gate on it.
+fn doctor(args: &DoctorArgs, json: bool) -> ExitCode {
+    if args.target.interfaces.is_empty() {
+        missing("no interface given: doctor -i IF[,IF...]");
+    }
+    match cmd::doctor::run(&args.target, args.fix) {
+        Ok(report) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => eprintln!("xdploader: encoding the report: {e}"),
+                }
+            } else {
+                print!("{report}");
+            }
+            if report.open_problems() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            let err = anyhow::Error::new(err);
+            if json {
+                println!("{}", serde_json::json!({ "error": format!("{err:#}") }));
+            }
+            eprintln!("xdploader: {}", xdploader::one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns a report that prints as terse
 //! text or as JSON; errors are one [`Error`] whose chain reads as one line.
 
+pub mod doctor;
 pub mod inspect;
 pub mod load;
 pub mod unload;
@@ -34,6 +35,8 @@ pub enum Error {
     Attach(#[from] crate::attach::AttachError),
     #[error(transparent)]
     Peer(#[from] crate::peer::PeerError),
+    #[error("doctor: {0}")]
+    Doctor(String),
 }
 
 /// Refuses early, with the reason, when not root: otherwise the first
