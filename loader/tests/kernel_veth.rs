@@ -67,29 +67,7 @@ fn route_nobody_to_a(bed: &Testbed) {
 
 /// Echo replies `ping` got, from b.
 fn ping_from_b(bed: &Testbed, target: &str, count: u32, size: u32) -> u32 {
-    let out = run(
-        Some(&bed.ns_b),
-        "ping",
-        &[
-            "-q",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.05",
-            "-W",
-            "1",
-            "-s",
-            &size.to_string(),
-            target,
-        ],
-    );
-    out.stdout
-        .split(", ")
-        .find_map(|p| {
-            p.strip_suffix(" received")
-                .and_then(|n| n.trim().parse().ok())
-        })
-        .unwrap_or(0)
+    testkit::ping(&bed.ns_b, target, count, size)
 }
 
 fn tx_checksum_on(ns: &str, ifname: &str) -> bool {
@@ -456,25 +434,5 @@ fn redirect_routes_ping_tcp_and_udp_between_namespaces_through_xdp() {
 }
 
 fn ping_from(ns: &str, target: &str, count: u32) -> u32 {
-    let out = run(
-        Some(ns),
-        "ping",
-        &[
-            "-q",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.05",
-            "-W",
-            "1",
-            target,
-        ],
-    );
-    out.stdout
-        .split(", ")
-        .find_map(|p| {
-            p.strip_suffix(" received")
-                .and_then(|n| n.trim().parse().ok())
-        })
-        .unwrap_or(0)
+    testkit::ping(ns, target, count, 56)
 }

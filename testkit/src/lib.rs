@@ -244,29 +244,7 @@ impl Testbed {
 
     /// Sends `count` pings of `size` payload bytes from b to a; returns how many were answered.
     pub fn ping_a_from_b(&self, count: u32, size: u32) -> u32 {
-        let out = run(
-            Some(&self.ns_b),
-            "ping",
-            &[
-                "-q",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.05",
-                "-W",
-                "1",
-                "-s",
-                &size.to_string(),
-                self.addr_a,
-            ],
-        );
-        out.stdout
-            .split(", ")
-            .find_map(|part| {
-                part.strip_suffix(" received")
-                    .and_then(|n| n.trim().parse().ok())
-            })
-            .unwrap_or(0)
+        ping(&self.ns_b, self.addr_a, count, size)
     }
 
     /// `xdploader ARGS… --pin-dir <pins>` inside namespace a. The pin dir goes
@@ -398,6 +376,34 @@ impl Drop for Bpffs {
             .arg(self.dir.path())
             .output();
     }
+}
+
+/// Sends `count` pings (0.05 s apart) of `size` payload bytes from
+/// namespace `ns` to `target` (IPv4 or IPv6); returns how many were answered.
+pub fn ping(ns: &str, target: &str, count: u32, size: u32) -> u32 {
+    let out = run(
+        Some(ns),
+        "ping",
+        &[
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.05",
+            "-W",
+            "1",
+            "-s",
+            &size.to_string(),
+            target,
+        ],
+    );
+    out.stdout
+        .split(", ")
+        .find_map(|part| {
+            part.strip_suffix(" received")
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Network namespaces of a test's own, deleted on drop (also on panic).
