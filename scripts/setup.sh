@@ -6,6 +6,9 @@ set -euo pipefail
 # xdp-tools: its BPF objects are third-party test input for the loader.
 PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
           util-linux procps shellcheck xdp-tools)
+# Only the test command needs these (`setup.sh --test`): vagrant validates the
+# Vagrantfile offline.
+TEST_PACKAGES=(vagrant)
 MSRV=1.87
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -13,6 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+[ "${1:-}" = --test ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Provisions a Debian 12 machine for xdp-skeleton-rs (the Vagrantfile runs it
+# as root with the project directory as $1; it works on bare metal too):
+# packages, a Rust toolchain only if no cargo >= MSRV is there, a release
+# build of the workspace and kern/, the binaries on the PATH, the tuning
+# written persistently, bpffs mounted at boot. Running it again is fine.
+set -euo pipefail
+PROJECT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+MSRV=1.87
+BUILD_USER=${BUILD_USER:-$(stat -c %U "$PROJECT")}
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "provision.sh: run as root (it installs packages and writes /etc)" >&2
+    exit 1
+fi
+
+# The toolchain for kern/ (clang -target bpf with libbpf's headers; the
+# Makefile adds /usr/include/<multiarch> for asm/types.h), the testbed's
+# tools, and what a user reaches for when watching XDP traffic.
+PACKAGES=(clang llvm libbpf-dev bpftool gcc libc6-dev make pkg-config
+          iproute2 ethtool tcpdump iputils-ping netcat-openbsd iperf3 xdp-tools
+          procps util-linux curl ca-certificates rsync)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "provision: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: Debian 12's cargo (1.65) is older than the MSRV; rustup only when no
+# recent enough cargo is found, for the user who builds.
+as_builder() { if [ "$BUILD_USER" = root ]; then bash -lc "$1"; else su - "$BUILD_USER" -c "$1"; fi; }
+# Single quotes on purpose: $HOME and $PATH are the build user's.
+# shellcheck disable=SC2016
+cargo_version() { as_builder 'PATH="$HOME/.cargo/bin:$PATH" cargo --version 2>/dev/null' | awk '{print $2}'; }
+have=$(cargo_version || true)
+if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$MSRV" "$have" | sort -V | head -1)" != "$MSRV" ]; then
+    echo "provision: installing Rust with rustup (found '${have:-no cargo}', need >= $MSRV)"
+    as_builder 'curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null'
+fi
+
+echo "provision: building (release) in $PROJECT"
+as_builder "cd '$PROJECT' && make -s -C kern && PATH=\"\$HOME/.cargo/bin:\$PATH\" cargo build --release --workspace --bins -q"
+install -m 0755 "$PROJECT/target/release/xdploader" "$PROJECT/target/release/statswatch" /usr/local/bin/
+
+# The tuning, for every boot: the socket buffers of scripts/sysctl.conf.
+install -m 0644 "$PROJECT/scripts/sysctl.conf" /etc/sysctl.d/90-xdp-skeleton.conf
+sysctl -q -p /etc/sysctl.d/90-xdp-skeleton.conf || echo "provision: some sysctls could not be applied now (they will be at boot)" >&2
+
+# bpffs at boot (pins outlive the loader only on bpffs), and now.
+if ! grep -qs '^bpffs /sys/fs/bpf ' /etc/fstab; then
+    echo 'bpffs /sys/fs/bpf bpf defaults 0 0' >> /etc/fstab
+fi
+mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf || echo "provision: could not mount bpffs now (it will be at boot)" >&2
+
+cat <<MSG
+provision: ready. xdploader and statswatch are in /usr/local/bin.
+  cd $PROJECT && sudo scripts/start.sh     # netns testbed, kern/xdp.elf on veth1
+  sudo statswatch -w -file /sys/fs/bpf/stats_map
+MSG
