@@ -6,7 +6,8 @@
 # written persistently, bpffs mounted at boot. Running it again is fine.
 set -euo pipefail
 PROJECT=${1:-$(cd "$(dirname "$0")/.." && pwd)}
-MSRV=1.87
+# shellcheck source=scripts/lib.sh
+. "$PROJECT/scripts/lib.sh"
 BUILD_USER=${BUILD_USER:-$(stat -c %U "$PROJECT")}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -20,16 +21,7 @@ fi
 PACKAGES=(clang llvm libbpf-dev bpftool gcc libc6-dev make pkg-config
           iproute2 ethtool tcpdump iputils-ping netcat-openbsd iperf3 xdp-tools
           procps util-linux curl ca-certificates rsync)
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "provision: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing provision "${PACKAGES[@]}"
 
 # Rust: Debian 12's cargo (1.65) is older than the MSRV; rustup only when no
 # recent enough cargo is found, for the user who builds.
@@ -38,7 +30,7 @@ as_builder() { if [ "$BUILD_USER" = root ]; then bash -lc "$1"; else su - "$BUIL
 # shellcheck disable=SC2016
 cargo_version() { as_builder 'PATH="$HOME/.cargo/bin:$PATH" cargo --version 2>/dev/null' | awk '{print $2}'; }
 have=$(cargo_version || true)
-if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$MSRV" "$have" | sort -V | head -1)" != "$MSRV" ]; then
+if ! at_least_msrv "$have"; then
     echo "provision: installing Rust with rustup (found '${have:-no cargo}', need >= $MSRV)"
     as_builder 'curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null'
 fi

@@ -9,7 +9,8 @@ PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
 # Only the test command needs these (`setup.sh --test`): vagrant validates the
 # Vagrantfile offline.
 TEST_PACKAGES=(vagrant)
-MSRV=1.87
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs packages and mounts bpffs)" >&2
@@ -17,16 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 [ "${1:-}" = --test ] && PACKAGES+=("${TEST_PACKAGES[@]}")
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup.sh: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing setup.sh "${PACKAGES[@]}"
 
 # Rust: the project needs cargo >= MSRV (aya 0.14). Debian's own cargo is older.
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -35,7 +27,7 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 have=$(cargo --version | awk '{print $2}')
-if [ "$(printf '%s\n%s\n' "$MSRV" "$have" | sort -V | head -1)" != "$MSRV" ]; then
+if ! at_least_msrv "$have"; then
     echo "setup.sh: cargo $have is older than $MSRV: update it with rustup" >&2
     exit 1
 fi
