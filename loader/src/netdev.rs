@@ -51,6 +51,19 @@ pub enum XdpMode {
     Multiple,
 }
 
+impl XdpMode {
+    /// The name the JSON uses too.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Native => "native",
+            Self::Skb => "skb",
+            Self::Offload => "offload",
+            Self::Multiple => "multiple",
+        }
+    }
+}
+
 /// A device as rtnetlink reports it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Link {

@@ -93,6 +93,16 @@ pub fn find(link: &netdev::Link) -> Result<Option<Peer>, PeerError> {
     Ok(Some(Peer { ifindex, netns }))
 }
 
+/// The peer's device and whether it offloads tx checksums, read in one
+/// visit to its namespace: what both the fix and `doctor` decide on.
+pub fn query(peer: &Peer) -> Result<(netdev::Link, bool), NetdevError> {
+    netdev::in_netns(peer.netns.as_ref(), || {
+        let link = netdev::link(peer.ifindex)?;
+        let tx_on = netdev::tx_checksum(&link.name)?;
+        Ok((link, tx_on))
+    })
+}
+
 /// What the fix did (or found already done) for one interface's peer.
 #[derive(Debug, Serialize)]
 pub struct PeerFix {
@@ -129,8 +139,7 @@ pub fn fix(layout: &PinLayout, iface: &Interface) -> Result<Option<PeerFix>, Pee
     let Some(peer) = find(&link)? else {
         return Ok(None);
     };
-    let peer_link =
-        netdev::in_netns(peer.netns.as_ref(), || netdev::link(peer.ifindex)).map_err(netdev_err)?;
+    let (peer_link, tx_on) = query(&peer).map_err(netdev_err)?;
     let mut actions = Vec::new();
     let place = peer.place();
 
@@ -149,8 +158,6 @@ pub fn fix(layout: &PinLayout, iface: &Interface) -> Result<Option<PeerFix>, Pee
         _ => {}
     }
 
-    let tx_on = netdev::in_netns(peer.netns.as_ref(), || netdev::tx_checksum(&peer_link.name))
-        .map_err(netdev_err)?;
     if tx_on {
         netdev::in_netns(peer.netns.as_ref(), || {
             netdev::set_tx_checksum(&peer_link.name, false)

@@ -36,6 +36,14 @@ pub struct Tracepoint {
     fields: &'static [(&'static str, u32)],
 }
 
+/// xdp_redirect_err and xdp_redirect_map_err share one record layout.
+const REDIRECT_ERR_FIELDS: &[(&str, u32)] = &[
+    ("act", 12),
+    ("ifindex", 16),
+    ("err", 20),
+    ("to_ifindex", 24),
+];
+
 /// Indexed by the C program's `enum xdp_error_event`.
 pub const TRACEPOINTS: [Tracepoint; 5] = [
     Tracepoint {
@@ -46,23 +54,13 @@ pub const TRACEPOINTS: [Tracepoint; 5] = [
     Tracepoint {
         name: "xdp_redirect_err",
         required: true,
-        fields: &[
-            ("act", 12),
-            ("ifindex", 16),
-            ("err", 20),
-            ("to_ifindex", 24),
-        ],
+        fields: REDIRECT_ERR_FIELDS,
     },
     // Folded into xdp_redirect_err by newer kernels.
     Tracepoint {
         name: "xdp_redirect_map_err",
         required: false,
-        fields: &[
-            ("act", 12),
-            ("ifindex", 16),
-            ("err", 20),
-            ("to_ifindex", 24),
-        ],
+        fields: REDIRECT_ERR_FIELDS,
     },
     Tracepoint {
         name: "xdp_devmap_xmit",

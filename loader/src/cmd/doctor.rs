@@ -180,10 +180,7 @@ fn check_interface(
         mode => format!(
             "XDP program id {} in {} mode",
             link.xdp_prog_id.unwrap_or(0),
-            serde_json::to_value(mode)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
+            mode.name()
         ),
     };
     findings.push(Finding::new(
@@ -281,13 +278,7 @@ fn check_interface(
     let Some(peer) = found else {
         return Ok(());
     };
-    let facts = netdev::in_netns(peer.netns.as_ref(), || {
-        let peer_link = netdev::link(peer.ifindex)?;
-        let tx = netdev::tx_checksum(&peer_link.name)?;
-        Ok((peer_link, tx))
-    })
-    .map_err(|e| Error::Doctor(e.to_string()))?;
-    let (peer_link, tx_on) = facts;
+    let (peer_link, tx_on) = peer::query(&peer).map_err(|e| Error::Doctor(e.to_string()))?;
     let peer_name = peer_link.name.as_str();
     let place = peer.place();
     let doctor_fix = format!("xdploader doctor --fix -i {name}");
