@@ -32,7 +32,17 @@ cargo_version() { as_builder 'PATH="$HOME/.cargo/bin:$PATH" cargo --version 2>/d
 have=$(cargo_version || true)
 if ! at_least_msrv "$have"; then
     echo "provision: installing Rust with rustup (found '${have:-no cargo}', need >= $MSRV)"
-    as_builder 'curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null'
+    # The script https://sh.rustup.rs serves, from where rustup itself lives:
+    # networks that let rustup's downloads through do not always resolve
+    # sh.rustup.rs. Saved first, so a failed download is not an empty script.
+    # shellcheck disable=SC2016
+    as_builder 'f=$(mktemp) && curl -sSf -o "$f" https://static.rust-lang.org/rustup/rustup-init.sh &&
+                sh "$f" -y --profile minimal >/dev/null; rc=$?; rm -f "$f"; exit $rc' || true
+    have=$(cargo_version || true)
+    if ! at_least_msrv "$have"; then
+        echo "provision: rustup did not give $BUILD_USER a cargo >= $MSRV (see above); install it and run again" >&2
+        exit 1
+    fi
 fi
 
 echo "provision: building (release) in $PROJECT"

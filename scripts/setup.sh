@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine (root),
 # and mounts bpffs. Safe to run again: it only installs what is missing.
+#   setup.sh          packages, bpffs, and a check for cargo >= MSRV
+#   setup.sh --test   also what only the test command needs
+#   setup.sh --run    packages and bpffs, no cargo: for running binaries that
+#                     are built already (root in the VM has no toolchain)
 set -euo pipefail
 
 # xdp-tools: its BPF objects are third-party test input for the loader.
 PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
-          util-linux procps shellcheck xdp-tools)
-# Only the test command needs these (`setup.sh --test`): vagrant validates the
-# Vagrantfile offline.
-TEST_PACKAGES=(vagrant)
+          util-linux procps xdp-tools)
+# Only the test command needs these (`setup.sh --test`): shellcheck lints the
+# scripts, vagrant validates the Vagrantfile offline, and mmdebstrap, qemu and
+# e2fsprogs make and boot the Debian 12 guest of scripts/provision-test.sh.
+TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs)
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -17,8 +22,13 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-[ "${1:-}" = --test ] && PACKAGES+=("${TEST_PACKAGES[@]}")
+MODE=${1:-}
+[ "$MODE" = --test ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 install_missing setup.sh "${PACKAGES[@]}"
+if ! mountpoint -q /sys/fs/bpf; then
+    mount -t bpf bpf /sys/fs/bpf
+fi
+[ "$MODE" = --run ] && exit 0
 
 # Rust: the project needs cargo >= MSRV (aya 0.14). Debian's own cargo is older.
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -30,8 +40,4 @@ have=$(cargo --version | awk '{print $2}')
 if ! at_least_msrv "$have"; then
     echo "setup.sh: cargo $have is older than $MSRV: update it with rustup" >&2
     exit 1
-fi
-
-if ! mountpoint -q /sys/fs/bpf; then
-    mount -t bpf bpf /sys/fs/bpf
 fi

@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 . scripts/testbed.env
 export PATH="$HOME/.cargo/bin:$PATH"
 
-bash scripts/setup.sh
-
+# Cargo is needed only to build: in the VM the binaries are built already
+# and root, who runs this, has no toolchain of its own.
 if [ ! -x target/release/xdploader ] || [ ! -x target/release/statswatch ] ||
    [ -n "$(find loader statswatch Cargo.toml -newer target/release/xdploader -print -quit)" ]; then
+    bash scripts/setup.sh
     cargo build --release --workspace --bins
+else
+    bash scripts/setup.sh --run
 fi
 make -s -C kern
 
