@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# provision-test.sh: the Vagrant VM checked without Vagrant (tier 2 of
+# issue 6; ~8 minutes here, run by scripts/test.sh). Root and network needed.
+#  1. A fresh Debian 12 root filesystem, made like the debian/bookworm64 box
+#     (scripts/debian-rootfs.sh), gets the project where the Vagrantfile
+#     syncs it, and provision/provision.sh runs in it twice as root, in a
+#     chroot, as `vagrant up` and `vagrant provision` would. Checked: the
+#     packages, rustup's cargo, the release build, the binaries on the PATH,
+#     the sysctl file, one bpffs line in fstab, a second run that changes
+#     nothing.
+#  2. That file system boots under qemu (TCG) with Debian's 6.1 kernel, and
+#     scripts/vm-check.sh runs there as PID 1: testbed, ping, doctor,
+#     statswatch, stop. So the tools are proven on the 6.1 LTS kernel too.
+# Everything runs in a private mount namespace or in the guest: the host's
+# sysctls, mounts and network are not touched, and the work directory goes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROJECT_IN_VM=/home/vagrant/xdp-skeleton-rs  # the Vagrantfile's synced folder
+GUEST_TIMEOUT=${XDP_GUEST_TIMEOUT:-1200}     # seconds; TCG is ~10x slower than native
+
+step() { printf '\nprovision-test: %s\n' "$*"; }
+fail() { echo "provision-test: FAILED: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || fail "run as root (chroot, mounts, mkfs)"
+for tool in mmdebstrap qemu-system-x86_64 mkfs.ext4 unshare; do
+    command -v "$tool" >/dev/null || fail "$tool not found: run scripts/setup.sh --test"
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/xdp-provision-test.XXXXXX")
+ROOT=$WORK/rootfs
+QEMU_PID=
+cleanup() {
+    [ -z "$QEMU_PID" ] || kill "$QEMU_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# in_root CMD...: CMD in the guest file system, as root, in a mount namespace
+# of its own (all these mounts go with it). /proc/sys is read-only there, so
+# provision.sh's `sysctl -p` cannot change the host's kernel: it says so and
+# goes on, as in a container.
+in_root() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    unshare --mount --pid --fork --propagation private -- bash -euc '
+        root=$1; shift
+        mount -t proc proc "$root/proc"
+        mount --bind "$root/proc/sys" "$root/proc/sys"
+        mount -o remount,bind,ro "$root/proc/sys"
+        mount --rbind /dev "$root/dev"
+        exec chroot "$root" "$@"' in_root "$ROOT" "$@"
+}
+
+step "Debian 12 root file system (mmdebstrap)"
+start=$SECONDS
+bash scripts/debian-rootfs.sh "$ROOT"
+echo "rootfs: $((SECONDS - start)) s, $(du -sh "$ROOT" | cut -f1)"
+
+# The project as a fresh clone plus uncommitted work would sync: tracked and
+# untracked files, not what .gitignore leaves out (target/, *.elf).
+mkdir -p "$ROOT$PROJECT_IN_VM"
+git ls-files -z --cached --others --exclude-standard | tar -c --null -T - | tar -x -C "$ROOT$PROJECT_IN_VM"
+in_root chown -R vagrant:vagrant "$PROJECT_IN_VM"
+cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+
+step "provision.sh, first run (vagrant up)"
+start=$SECONDS
+in_root bash "$PROJECT_IN_VM/provision/provision.sh" "$PROJECT_IN_VM" 2>&1 | tee "$WORK/provision1.log"
+echo "first run: $((SECONDS - start)) s"
+step "provision.sh, second run (vagrant provision)"
+built=$(stat -c %Y "$ROOT$PROJECT_IN_VM/target/release/xdploader")
+start=$SECONDS
+in_root bash "$PROJECT_IN_VM/provision/provision.sh" "$PROJECT_IN_VM" 2>&1 | tee "$WORK/provision2.log"
+echo "second run: $((SECONDS - start)) s"
+
+step "what provisioning left"
+# The packages issue 6 asks for, named here and not read from provision.sh.
+for pkg in clang llvm libbpf-dev bpftool iproute2 ethtool tcpdump iputils-ping \
+           netcat-openbsd iperf3 xdp-tools; do
+    # shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
+    in_root dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q 'ok installed' ||
+        fail "package $pkg is not installed"
+done
+grep -q 'installing Rust with rustup' "$WORK/provision1.log" ||
+    fail "the first run did not install Rust (Debian 12's cargo is older than the MSRV)"
+[ -x "$ROOT/home/vagrant/.cargo/bin/cargo" ] || fail "no cargo in ~vagrant/.cargo/bin"
+for bin in xdploader statswatch; do
+    in_root "/usr/local/bin/$bin" --version || fail "/usr/local/bin/$bin does not run"
+done
+[ -f "$ROOT$PROJECT_IN_VM/kern/xdp.elf" ] || fail "kern/xdp.elf was not built"
+cmp "$ROOT/etc/sysctl.d/90-xdp-skeleton.conf" scripts/sysctl.conf ||
+    fail "/etc/sysctl.d/90-xdp-skeleton.conf is not scripts/sysctl.conf"
+lines=$(grep -c '^bpffs /sys/fs/bpf bpf ' "$ROOT/etc/fstab" || true)
+[ "$lines" -eq 1 ] || fail "/etc/fstab has $lines bpffs lines after two runs, expected 1"
+! grep -q 'installing' "$WORK/provision2.log" || fail "the second run installed something again"
+[ "$(stat -c %Y "$ROOT$PROJECT_IN_VM/target/release/xdploader")" = "$built" ] ||
+    fail "the second run built xdploader again"
+echo "packages, rustup's cargo, binaries, sysctl file and fstab: as expected"
+
+step "the provisioned file system boots under qemu with Debian's kernel"
+cat > "$ROOT/sbin/xdp-vm-init" <<'INIT'
+#!/bin/bash
+# PID 1 of provision-test.sh's guest: the few mounts systemd would make, then
+# scripts/vm-check.sh, then power off. Its output is the serial console.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+hostname xdp-vm
+ip link set lo up
+cd /home/vagrant/xdp-skeleton-rs || exit 1
+if HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin bash scripts/vm-check.sh; then
+    echo "xdp-vm-init: PASS"
+else
+    echo "xdp-vm-init: FAIL ($?)"
+fi
+sync
+echo o > /proc/sysrq-trigger
+sleep 30
+INIT
+chmod 0755 "$ROOT/sbin/xdp-vm-init"
+kernel=$(find "$ROOT/boot" -name 'vmlinuz-*' | sort -V | tail -1)
+initrd=$(find "$ROOT/boot" -name 'initrd.img-*' | sort -V | tail -1)
+cp "$kernel" "$initrd" "$WORK/"
+size_mib=$(( $(du -sm "$ROOT" | cut -f1) * 12 / 10 + 256 ))
+mkfs.ext4 -q -F -L xdp-vm -d "$ROOT" "$WORK/guest.img" "${size_mib}M"
+rm -rf "$ROOT"
+
+start=$SECONDS
+timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+    -display none -monitor none -no-reboot -serial "file:$WORK/console.log" \
+    -kernel "$WORK/$(basename "$kernel")" -initrd "$WORK/$(basename "$initrd")" \
+    -append "root=/dev/vda rw console=ttyS0 init=/sbin/xdp-vm-init panic=-1 net.ifnames=0" \
+    -drive "file=$WORK/guest.img,format=raw,if=virtio" -nic none &
+QEMU_PID=$!
+wait "$QEMU_PID" || true
+QEMU_PID=
+echo "guest: $((SECONDS - start)) s"
+# What the guest said, without the kernel's own boot messages.
+grep -v '^\[ *[0-9.]*\]' "$WORK/console.log" | tail -40
+grep -q '^xdp-vm-init: PASS' "$WORK/console.log" || fail "the guest's vm-check did not pass (console above)"
+grep -q '^vm-check: ok: kernel 6\.1\.' "$WORK/console.log" || fail "the guest did not run Debian's 6.1 kernel"
+echo
+echo "provision-test: ok"
