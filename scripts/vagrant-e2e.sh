@@ -75,7 +75,10 @@ cleanup() {
         virsh net-info vagrant-libvirt >/dev/null 2>&1 && { virsh net-destroy vagrant-libvirt; virsh net-undefine vagrant-libvirt; }
         [ -z "$pool_made" ] || { virsh pool-destroy default; virsh pool-undefine default; }
     fi
-    for daemon in "${started[@]}"; do pkill -x "$daemon"; done
+    for daemon in "${started[@]}"; do
+        pkill -x "$daemon"
+        for _ in $(seq 50); do pgrep -x "$daemon" >/dev/null || break; sleep 0.1; done
+    done
     for path in "${made_paths[@]}"; do rm -rf "$path"; done
     [ -z "$user_made" ] || userdel libvirt-qemu
     [ "$chains_before" -gt 0 ] || drop_libvirt_chains
