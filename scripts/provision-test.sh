@@ -119,9 +119,8 @@ echo o > /proc/sysrq-trigger
 sleep 30
 INIT
 chmod 0755 "$ROOT/sbin/xdp-vm-init"
-kernel=$(find "$ROOT/boot" -name 'vmlinuz-*' | sort -V | tail -1)
-initrd=$(find "$ROOT/boot" -name 'initrd.img-*' | sort -V | tail -1)
-cp "$kernel" "$initrd" "$WORK/"
+# Debian keeps /vmlinuz and /initrd.img pointing at the newest kernel.
+cp -L "$ROOT/vmlinuz" "$ROOT/initrd.img" "$WORK/"
 size_mib=$(( $(du -sm "$ROOT" | cut -f1) * 12 / 10 + 256 ))
 mkfs.ext4 -q -F -L xdp-vm -d "$ROOT" "$WORK/guest.img" "${size_mib}M"
 rm -rf "$ROOT"
@@ -129,7 +128,7 @@ rm -rf "$ROOT"
 start=$SECONDS
 timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
     -display none -monitor none -no-reboot -serial "file:$WORK/console.log" \
-    -kernel "$WORK/$(basename "$kernel")" -initrd "$WORK/$(basename "$initrd")" \
+    -kernel "$WORK/vmlinuz" -initrd "$WORK/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 init=/sbin/xdp-vm-init panic=-1 net.ifnames=0" \
     -drive "file=$WORK/guest.img,format=raw,if=virtio" -nic none &
 QEMU_PID=$!

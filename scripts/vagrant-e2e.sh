@@ -89,8 +89,8 @@ trap cleanup EXIT
 
 step "the box: Debian 12 root file system"
 bash scripts/debian-rootfs.sh "$WORK/rootfs"
-cp "$(find "$WORK/rootfs/boot" -name 'vmlinuz-*' | sort -V | tail -1)" "$WORK/vmlinuz"
-cp "$(find "$WORK/rootfs/boot" -name 'initrd.img-*' | sort -V | tail -1)" "$WORK/initrd.img"
+# Debian keeps /vmlinuz and /initrd.img pointing at the newest kernel.
+cp -L "$WORK/rootfs/vmlinuz" "$WORK/rootfs/initrd.img" "$WORK/"
 mkdir "$WORK/box"
 mkfs.ext4 -q -F -L xdp-vm -d "$WORK/rootfs" "$WORK/disk.raw" "${DISK_GIB}G"
 rm -rf "$WORK/rootfs"
