@@ -5,6 +5,7 @@
 #   setup.sh --test   also what only the test command needs
 #   setup.sh --run    packages and bpffs, no cargo: for running binaries that
 #                     are built already (root in the VM has no toolchain)
+#   setup.sh --print-packages [--test]   the package list, one a line, and nothing else
 set -euo pipefail
 
 # xdp-tools: its BPF objects are third-party test input for the loader.
@@ -17,6 +18,11 @@ TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs)
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+if [ "${1:-}" = --print-packages ]; then
+    [ "${2:-}" = --test ] && PACKAGES+=("${TEST_PACKAGES[@]}")
+    printf '%s\n' "${PACKAGES[@]}"
+    exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs packages and mounts bpffs)" >&2
     exit 1

@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# setup.sh resolves the full package list with apt every time (apt_plan);
+# test-apt-plan.sh replays a fresh image's qemu packages against real apt.
 bash scripts/setup.sh --test
+bash scripts/test-apt-plan.sh
 make -s -C kern
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
