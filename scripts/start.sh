@@ -73,11 +73,15 @@ ulimit -l unlimited 2>/dev/null || true
 target/release/xdploader -file "$XDP_ELF" -i "$HOST_IF" --pin-dir "$PIN_DIR"
 
 host_ip=${HOST_ADDR%/*}
+# Commands that work as printed, from any directory: the binaries by the name
+# the PATH gives them when it gives these very files, else by absolute path.
+here=$PWD
+tool() { if [ "$(command -v "$1" 2>/dev/null)" -ef "$here/target/release/$1" ]; then echo "$1"; else echo "$here/target/release/$1"; fi; }
 cat <<MSG
 
 Testbed ready: $HOST_IF (${HOST_ADDR}, host) <-> $NS_IF (${NS_ADDR}, netns $NS), MTU $MTU.
 Next:
-  ip netns exec $NS ping -c 5 $host_ip                # traffic into $HOST_IF's XDP program
-  target/release/statswatch -file $PIN_DIR/stats_map  # the verdict counters
-  scripts/stop.sh                                     # undo all of it
+  ip netns exec $NS ping -c 5 $host_ip     # traffic into $HOST_IF's XDP program
+  $(tool statswatch) -file $PIN_DIR/stats_map     # the verdict counters
+  $here/scripts/stop.sh     # undo all of it
 MSG

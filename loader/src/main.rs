@@ -74,18 +74,37 @@ fn load(args: LoadArgs) -> anyhow::Result<String> {
         };
         print!("{summary}");
     }
-    let report = cmd::load::execute(prepared, &args).inspect_err(|e| {
+    let mut report = cmd::load::execute(prepared, &args).inspect_err(|e| {
         if let (true, cmd::Error::Load(load)) = (args.verbose, e) {
             if let Some(log) = load.verifier_log() {
                 eprintln!("{log}");
             }
         }
     })?;
+    report.unload_command = format!("{} {}", invoked_as(), report.unload_command);
     Ok(if args.target.json {
         serde_json::to_string_pretty(&report).context("encoding the report")? + "\n"
     } else {
         report.to_string()
     })
+}
+
+/// How to run this binary again from anywhere: `xdploader` when that name on
+/// the PATH is this very file, else its absolute path (scripts/start.sh runs
+/// target/release/xdploader, which is on no PATH).
+fn invoked_as() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "xdploader".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::canonicalize(dir.join("xdploader")).is_ok_and(|p| p == me))
+    });
+    if on_path {
+        "xdploader".to_owned()
+    } else {
+        me.display().to_string()
+    }
 }
 
 fn inspect(args: &InspectArgs) -> anyhow::Result<String> {

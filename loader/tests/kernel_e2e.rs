@@ -37,11 +37,19 @@ fn load_ping_watch_break_the_chain_and_unload() {
         ),
         "{stdout}"
     );
-    assert!(
-        stdout.contains(&format!(
-            "detach with: xdploader unload -i {} --pin-dir",
-            bed.if_a
-        )),
+    // The hint must work as printed: target/debug is on no PATH, so it names
+    // the binary by its absolute path.
+    let detach: Vec<&str> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("detach with: "))
+        .unwrap_or_else(|| panic!("no detach hint: {stdout}"))
+        .split_whitespace()
+        .collect();
+    let loader = std::fs::canonicalize(testkit::bin("xdploader")).unwrap();
+    assert_eq!(detach[0], loader.to_str().unwrap(), "{stdout}");
+    assert_eq!(
+        detach[1..4],
+        ["unload", "-i", bed.if_a.as_str()],
         "{stdout}"
     );
     // The loader has exited; the program must still be attached.
@@ -64,8 +72,8 @@ fn load_ping_watch_break_the_chain_and_unload() {
     assert_eq!(counters(&pins, "XDP_ABORTED"), (3, 3 * PING_FRAME));
     assert_eq!(counters(&pins, "XDP_PASS"), (5, 5 * PING_FRAME));
 
-    let out = bed.xdploader(&pins, &["unload", "-i", &bed.if_a]);
-    out.success();
+    // Detach with exactly the printed command.
+    testkit::run(Some(&bed.ns_a), detach[0], &detach[1..]).success();
     assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
     assert_eq!(
         bed.xdp_prog_id(&bed.ns_a, &bed.if_a),

@@ -108,6 +108,8 @@ pub struct LoadReport {
     /// Peer fixes that failed: the program is attached, but frames it sends
     /// to that peer may be lost.
     pub peer_warnings: Vec<String>,
+    /// How to undo this load, as the binary that did it was invoked (the
+    /// binary fills in its own name: only it knows whether it is on the PATH).
     pub unload_command: String,
 }
 
@@ -171,7 +173,7 @@ pub fn execute(prepared: Prepared, args: &LoadArgs) -> Result<LoadReport, Error>
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    let mut unload_command = format!("xdploader unload -i {}", ifaces.join(","));
+    let mut unload_command = format!("unload -i {}", ifaces.join(","));
     if pin_dir.as_path() != std::path::Path::new(DEFAULT_PIN_DIR) {
         unload_command.push_str(&format!(" --pin-dir {}", pin_dir.display()));
     }
