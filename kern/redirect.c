@@ -20,8 +20,10 @@
 #define AF_INET6 10
 #define IPV6_FLOWINFO_MASK bpf_htonl(0x0fffffff)
 
+/* Egress interfaces (key = value = ifindex), filled by the loader. A hash:
+ * any ifindex fits, as on hosts with containers; 64 interfaces at most. */
 struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -30,9 +30,11 @@ struct {
 } jmp_map SEC(".maps");
 
 /* Interfaces the loader was given (key = value = ifindex), for programs that
- * redirect with bpf_redirect_map(&if_redirect, ifindex, 0). */
+ * redirect with bpf_redirect_map(&if_redirect, ifindex, 0). A hash, not an
+ * array: an array devmap is indexed by ifindex, and hosts with containers
+ * have ifindexes in the hundreds. 64 is the number of interfaces it holds. */
 struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -164,6 +164,27 @@ fn verifier_rejection() {
 }
 
 #[test]
+fn array_devmap_refuses_an_ifindex_beyond_its_size() {
+    if !testkit::kernel() {
+        return;
+    }
+    // A user object's array devmap is indexed by ifindex: 64 entries hold
+    // ifindexes 0..63 only. (Our own programs use a DEVMAP_HASH: kernel_e2e.)
+    let (bed, pins) = (Testbed::with_ifindex(Some(1000)), Bpffs::new());
+    assert_fails_cleanly(
+        &bed,
+        &pins,
+        &[],
+        &kern_object("tests/array_devmap.elf"),
+        &[],
+        &format!(
+            "{} has ifindex 1000, beyond devmap if_redirect's 64 entries",
+            bed.if_a
+        ),
+    );
+}
+
+#[test]
 fn mismatched_pin_is_refused_then_replaced_with_fresh() {
     if !testkit::kernel() {
         return;

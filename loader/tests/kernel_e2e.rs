@@ -5,7 +5,7 @@
 // In tests a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aya::maps::{Map, MapData, ProgramArray};
+use aya::maps::{DevMapHash, Map, MapData, ProgramArray};
 use serde_json::Value;
 use testkit::{kern_object, Bpffs, Testbed};
 
@@ -175,5 +175,30 @@ fn two_interfaces_share_the_maps_and_unload_one_at_a_time() {
     assert!(bed.xdp_prog_id(&bed.ns_a, &c).is_some());
 
     bed.xdploader(&pins, &["unload", "-i", &c]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}
+
+#[test]
+fn a_large_ifindex_fills_the_devmap_hash_and_counts() {
+    if !testkit::kernel() {
+        return;
+    }
+    // Hosts with containers have ifindexes in the hundreds; the skeleton's
+    // if_redirect is a DEVMAP_HASH, so any of them fits.
+    let bed = Testbed::with_ifindex(Some(1000));
+    let pins = Bpffs::new();
+    let out = load(&bed, &pins, &[]);
+    assert!(
+        out.success()
+            .contains(&format!("devmap if_redirect: {} (1000)", bed.if_a)),
+        "{}",
+        out.stdout
+    );
+    let devmap = MapData::from_pin(pins.path().join("if_redirect")).unwrap();
+    let devmap = DevMapHash::try_from(Map::DevMapHash(devmap)).unwrap();
+    assert_eq!(devmap.get(1000, 0).unwrap().if_index, 1000);
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    assert_eq!(counters(&pins, "XDP_PASS"), (3, 3 * PING_FRAME));
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
     assert_eq!(pins.pins(), Vec::<String>::new());
 }

@@ -210,6 +210,8 @@ impl Routed {
             ns,
         };
         let (c, r, s) = (bed.client(), bed.router(), bed.server());
+        // The router's ends get large ifindexes, as on a host with containers:
+        // redirect.elf's DEVMAP_HASH must take them.
         sh(&[
             "ip",
             "-n",
@@ -217,6 +219,8 @@ impl Routed {
             "link",
             "add",
             &bed.router_a,
+            "index",
+            "300",
             "type",
             "veth",
             "peer",
@@ -232,6 +236,8 @@ impl Routed {
             "link",
             "add",
             &bed.router_b,
+            "index",
+            "4000",
             "type",
             "veth",
             "peer",

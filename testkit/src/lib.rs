@@ -168,6 +168,13 @@ pub struct Testbed {
 impl Testbed {
     #[track_caller]
     pub fn new() -> Self {
+        Self::with_ifindex(None)
+    }
+
+    /// The same, with both veth ends at `ifindex` (each in its own
+    /// namespace): a busy host's or a container's large ifindexes.
+    #[track_caller]
+    pub fn with_ifindex(ifindex: Option<u32>) -> Self {
         let id = unique_id();
         let bed = Self {
             ns_a: format!("{id}-a"),
@@ -180,10 +187,14 @@ impl Testbed {
         // Constructed first so a failing step below still removes what exists.
         sh(&["ip", "netns", "add", &bed.ns_a]);
         sh(&["ip", "netns", "add", &bed.ns_b]);
-        sh(&[
-            "ip", "-n", &bed.ns_a, "link", "add", &bed.if_a, "type", "veth", "peer", "name",
-            &bed.if_b, "netns", &bed.ns_b,
-        ]);
+        let index = ifindex.map(|i| i.to_string());
+        let index: Vec<&str> = index.iter().flat_map(|i| ["index", i.as_str()]).collect();
+        let mut add = vec!["ip", "-n", &bed.ns_a, "link", "add", &bed.if_a];
+        add.extend(&index);
+        add.extend(["type", "veth", "peer", "name", &bed.if_b]);
+        add.extend(&index);
+        add.extend(["netns", &bed.ns_b]);
+        sh(&add);
         for (ns, ifname, addr, peer_if, peer_addr) in [
             (&bed.ns_a, &bed.if_a, bed.addr_a, &bed.if_b, bed.addr_b),
             (&bed.ns_b, &bed.if_b, bed.addr_b, &bed.if_a, bed.addr_a),
