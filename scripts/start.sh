@@ -11,7 +11,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Cargo is needed only to build: in the VM the binaries are built already
 # and root, who runs this, has no toolchain of its own.
 if [ ! -x target/release/xdploader ] || [ ! -x target/release/statswatch ] ||
-   [ -n "$(find loader statswatch Cargo.toml -newer target/release/xdploader -print -quit)" ]; then
+   [ -n "$(find core xdploader statswatch clikit kern Cargo.toml Cargo.lock ! -name '*.elf' \
+            -newer target/release/xdploader -print -quit)" ]; then
     bash scripts/setup.sh
     cargo build --release --workspace --bins
 else

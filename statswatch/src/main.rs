@@ -1,11 +1,12 @@
 //! `statswatch -file /sys/fs/bpf/stats_map`: the verdict counters of a pinned
 //! per-CPU stats map, once or every interval, as text, NDJSON or Prometheus
-//! metrics. Thin over `xdploader::stats`, which owns the record layout and
-//! the action names.
+//! metrics. Thin over `xdp_core::stats`, which owns the record layout and
+//! the action names; the `--errors` tracepoints are its own ([`xdp_errors`]).
 
 mod prometheus;
 mod render;
 mod watch;
+mod xdp_errors;
 
 use std::{
     io::{IsTerminal as _, Write as _},
@@ -17,7 +18,8 @@ use std::{
 
 use anyhow::Context as _;
 use clap::Parser;
-use xdploader::{stats::StatsMap, xdp_errors::ErrorTracer};
+use xdp_core::{bpffs, stats::StatsMap};
+use xdp_errors::ErrorTracer;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -66,13 +68,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = xdploader::args::parse();
+    let cli: Cli = clikit::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("statswatch: {}", xdploader::one_line(&err));
-            ExitCode::FAILURE
-        }
+        Err(err) => clikit::fail("statswatch", &err, false),
     }
 }
 
@@ -82,7 +81,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     // Before any thread starts: a tracefs mounted for the tracepoints stays
     // private to this process.
     let tracer = if cli.errors {
-        xdploader::bpffs::enter_private_mount_namespace()?;
+        // The object has no CO-RE: the kernel's BTF is hidden from aya.
+        bpffs::isolate_mounts(true).context("--errors needs a private mount namespace")?;
         let tracer = ErrorTracer::attach()?;
         eprintln!(
             "statswatch: counting XDP errors on xdp:{} (detached at exit)",

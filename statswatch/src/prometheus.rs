@@ -3,11 +3,12 @@
 
 use std::{fmt::Write as _, path::PathBuf, sync::Arc, thread};
 
-use xdploader::{
-    iface::InterfaceNames,
+use xdp_core::{
+    state::InterfaceNames,
     stats::{ActionStats, StatsMap},
-    xdp_errors::{ErrorCounters, ErrorRow},
 };
+
+use crate::xdp_errors::{ErrorCounters, ErrorRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
@@ -98,8 +99,13 @@ fn content_type(value: &str) -> tiny_http::Header {
 }
 
 /// A label value with `\` and `"` escaped, as the text format requires.
+/// A label value escaped as the exposition format wants: backslash, double
+/// quote and line feed (a name from a file or the kernel may hold any).
 fn label_value(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The XDP error counters (--errors): events and dropped frames per

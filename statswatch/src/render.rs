@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use xdploader::stats::ActionStats;
+use xdp_core::stats::ActionStats;
 
-use xdploader::xdp_errors::ErrorRow;
+use crate::xdp_errors::ErrorRow;
 
 use crate::watch::{Interval, Summary};
 

@@ -9,11 +9,12 @@ use std::{
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use xdploader::{
-    iface::InterfaceNames,
+use xdp_core::{
+    state::InterfaceNames,
     stats::{ActionStats, StatsError, StatsMap},
-    xdp_errors::{ErrorCounters, ErrorRow, XdpErrorsError},
 };
+
+use crate::xdp_errors::{ErrorCounters, ErrorRow, XdpErrorsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -288,7 +289,7 @@ pub struct RateSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xdploader::stats::Datarec;
+    use xdp_core::stats::Datarec;
 
     fn row(packets: u64, bytes: u64) -> ActionStats {
         ActionStats {

@@ -27,6 +27,7 @@ fn error_tracers_loaded() -> usize {
 }
 
 #[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn errors_name_the_enxio_of_xdp_tx_towards_a_peer_without_xdp() {
     if !testkit::kernel() {
         return;
@@ -139,6 +140,7 @@ fn errors_name_the_enxio_of_xdp_tx_towards_a_peer_without_xdp() {
 }
 
 #[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn a_wide_stats_map_labels_rows_past_the_actions_by_index() {
     if !testkit::kernel() {
         return;

@@ -41,6 +41,7 @@ fn pass_row(interval: &Value) -> Value {
 }
 
 #[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn watch_prints_ndjson_rates_and_an_hdr_summary() {
     if !testkit::kernel() {
         return;
@@ -114,6 +115,7 @@ fn watch_prints_ndjson_rates_and_an_hdr_summary() {
 }
 
 #[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn a_reload_with_a_new_map_is_a_reset_not_a_negative_rate() {
     if !testkit::kernel() {
         return;
@@ -159,6 +161,7 @@ fn a_reload_with_a_new_map_is_a_reset_not_a_negative_rate() {
 }
 
 #[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn prometheus_metrics_over_http() {
     if !testkit::kernel() {
         return;
@@ -214,6 +217,7 @@ fn prometheus_metrics_over_http() {
 }
 
 #[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn statswatch_count_in_the_environment_ends_a_watch_at_once() {
     if !testkit::kernel() {
         return;
@@ -232,6 +236,7 @@ fn statswatch_count_in_the_environment_ends_a_watch_at_once() {
 }
 
 #[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn ctrl_c_stops_a_watch_cleanly_with_the_summary() {
     if !testkit::kernel() {
         return;

@@ -1,0 +1,119 @@
+//! What both binaries share, and only they need: Go-style flags and the
+//! one-line error report. The library (xdp-core) has no clap and no anyhow.
+//!
+//! Go-style flags: the Go tools this project replaces took `-file` and `-i`,
+//! and scripts written for them must keep working. clap only knows `--file`,
+//! so single-dash long flags are rewritten to double-dash before parsing,
+//! using the long names clap itself declares (no second list to keep in sync).
+
+use std::{ffi::OsString, process::ExitCode};
+
+/// Prints `err` as the one error line `PROG: cause: cause…` on stderr (and,
+/// for `--json`, as `{"error": …}` on stdout) and returns the failure code.
+pub fn fail(prog: &str, err: &anyhow::Error, json: bool) -> ExitCode {
+    let line = xdp_core::error_chain(err.as_ref());
+    if json {
+        println!("{}", serde_json::json!({ "error": line }));
+    }
+    eprintln!("{prog}: {line}");
+    ExitCode::FAILURE
+}
+
+/// Rewrites `-name` and `-name=value` to `--name…` when `name` is a long flag
+/// (or alias) of `cmd` or of one of its subcommands. Short flags (`-i`),
+/// values and everything after `--` are left as they are.
+pub fn go_style(cmd: &clap::Command, args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut longs: Vec<String> = Vec::new();
+    collect_longs(cmd, &mut longs);
+    let mut out = Vec::new();
+    let mut rest_verbatim = false;
+    for arg in args {
+        if rest_verbatim {
+            out.push(arg);
+            continue;
+        }
+        let rewritten = arg.to_str().and_then(|s| {
+            if s == "--" {
+                rest_verbatim = true;
+                return None;
+            }
+            let body = s.strip_prefix('-').filter(|b| !b.starts_with('-'))?;
+            let name = body.split_once('=').map_or(body, |(n, _)| n);
+            (name.len() > 1 && longs.iter().any(|l| l == name)).then(|| format!("-{s}"))
+        });
+        out.push(rewritten.map_or(arg, OsString::from));
+    }
+    out
+}
+
+/// Parses the process arguments into `T`, Go-style flags included; on a
+/// usage error prints clap's message with the usage and exits with 2.
+pub fn parse<T: clap::Parser>() -> T {
+    let mut command = T::command();
+    let argv = go_style(&command, std::env::args_os());
+    command
+        .try_get_matches_from_mut(argv)
+        .and_then(|m| T::from_arg_matches(&m))
+        .unwrap_or_else(|e| e.exit())
+}
+
+fn collect_longs(cmd: &clap::Command, out: &mut Vec<String>) {
+    for arg in cmd.get_arguments() {
+        out.extend(arg.get_long().map(str::to_owned));
+        out.extend(
+            arg.get_all_aliases()
+                .into_iter()
+                .flatten()
+                .map(str::to_owned),
+        );
+    }
+    out.extend(["help", "version"].map(str::to_owned));
+    for sub in cmd.get_subcommands() {
+        collect_longs(sub, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd() -> clap::Command {
+        clap::Command::new("t")
+            .arg(clap::Arg::new("file").long("file"))
+            .arg(
+                clap::Arg::new("ifs")
+                    .short('i')
+                    .long("interfaces")
+                    .alias("interface"),
+            )
+    }
+
+    fn run(args: &[&str]) -> Vec<String> {
+        go_style(&cmd(), args.iter().map(OsString::from))
+            .into_iter()
+            .map(|a| a.into_string().expect("utf-8"))
+            .collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double_dash() {
+        assert_eq!(
+            run(&["t", "-file", "x.elf", "-i", "veth1"]),
+            ["t", "--file", "x.elf", "-i", "veth1"]
+        );
+        assert_eq!(run(&["t", "-file=x.elf"]), ["t", "--file=x.elf"]);
+        assert_eq!(run(&["t", "-interface", "a"]), ["t", "--interface", "a"]);
+    }
+
+    #[test]
+    fn other_arguments_are_untouched() {
+        assert_eq!(
+            run(&["t", "--file", "x", "-i", "a,b"]),
+            ["t", "--file", "x", "-i", "a,b"]
+        );
+        assert_eq!(
+            run(&["t", "-x", "-fil", "--", "-file"]),
+            ["t", "-x", "-fil", "--", "-file"]
+        );
+    }
+}

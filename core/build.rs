@@ -1,0 +1,10 @@
+//! Embeds kern/xdp_pass.elf, the program the veth peer fix attaches, so an
+//! installed binary needs no kern/ directory.
+
+include!("../kern/embed.rs");
+include!("../testkit/kernel_cfg.rs");
+
+fn main() {
+    kernel_tests_cfg();
+    embed(&["xdp_pass"]);
+}

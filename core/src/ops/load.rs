@@ -1,0 +1,192 @@
+//! `xdploader -file FILE -i IF[,IF]`: the main job.
+//!
+//! [`prepare`] does everything that needs neither root nor the kernel
+//! (read, inspect, plan, resolve interfaces), so bad input is refused before
+//! anything exists to clean up. [`execute`] then loads, fills, attaches and
+//! pins; until its last step commits, a failure drops everything it made.
+//!
+//! Between the two a binary may move its process into a private mount
+//! namespace (see [`crate::bpffs::isolate_mounts`]); `execute` never does
+//! anything process-wide itself.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{read_object, require_root, Error};
+use crate::{
+    attach::{self, Attachment, Mode},
+    bpffs,
+    devmap::{self, DevmapPlan},
+    elf::ObjectSummary,
+    iface::{self, Interface},
+    jump_table::{self, ChainOptions, JumpTables},
+    load,
+    peer::{self, PeerFix},
+    state::PinLayout,
+    transaction::{MapPin, Transaction},
+    DEFAULT_PIN_DIR,
+};
+
+/// What to load, where, and how.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub file: PathBuf,
+    pub interfaces: Vec<String>,
+    pub pin_dir: PathBuf,
+    pub chain: ChainOptions,
+    /// The devmap to fill with the interfaces (default: if_redirect).
+    pub devmap: Option<String>,
+    pub mode: Mode,
+    /// Replace pinned maps that do not match the object instead of refusing.
+    pub fresh: bool,
+    /// Fix a veth's peer in native mode (pass program, tx checksum off).
+    pub peer_fix: bool,
+}
+
+/// Everything decided before touching the kernel.
+#[derive(Debug)]
+pub struct Prepared {
+    pub file: PathBuf,
+    data: Vec<u8>,
+    pub summary: ObjectSummary,
+    pub entry: String,
+    pub jump_tables: JumpTables,
+    pub devmap: DevmapPlan,
+    pub interfaces: Vec<Interface>,
+}
+
+pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
+    let (data, inspected) = read_object(&opts.file)?;
+    let summary = inspected.summary;
+    // aya gets the rewritten object when there is one.
+    let data = inspected.rewritten.unwrap_or(data);
+    let (entry, jump_tables) = jump_table::plan_chain(&summary, &opts.chain)?;
+    let interfaces = iface::resolve(&opts.interfaces)?;
+    let devmap = devmap::plan(&summary, opts.devmap.as_deref(), &interfaces)?;
+    Ok(Prepared {
+        file: opts.file.clone(),
+        data,
+        summary,
+        entry,
+        jump_tables,
+        devmap,
+        interfaces,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Attached {
+    pub iface: String,
+    pub ifindex: u32,
+    pub mode: &'static str,
+    pub replaced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_refused: Option<String>,
+    pub link: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoadReport {
+    pub file: PathBuf,
+    pub summary: ObjectSummary,
+    pub entry: String,
+    pub jump_tables: JumpTables,
+    pub devmap: DevmapPlan,
+    pub pins: Vec<MapPin>,
+    /// Pins of an earlier load on these interfaces that this object does not have.
+    pub released: Vec<PathBuf>,
+    pub attached: Vec<Attached>,
+    /// The veth peer fix, per interface whose peer needed or got it.
+    pub peers: Vec<PeerFix>,
+    /// Peer fixes that failed: the program is attached, but frames it sends
+    /// to that peer may be lost.
+    pub peer_warnings: Vec<String>,
+    /// How to undo this load, as the binary that did it was invoked (the
+    /// binary fills in its own name: only it knows whether it is on the PATH).
+    pub unload_command: String,
+}
+
+impl Prepared {
+    /// Whether aya needs the kernel's BTF for this object (CO-RE relocations).
+    pub fn needs_kernel_btf(&self) -> bool {
+        self.summary.needs_kernel_btf
+    }
+}
+
+/// Loads, fills the jump tables and the devmap, attaches and pins. The pin
+/// directory must be on bpffs already ([`bpffs::ensure_bpffs`], called by the
+/// binary before it isolates its mounts); else it is mounted here.
+pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Error> {
+    require_root("load")?;
+    let pin_dir = &opts.pin_dir;
+    bpffs::ensure_bpffs(pin_dir)?;
+
+    let layout = PinLayout::new(pin_dir);
+    let pins = crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh)?;
+    let mut transaction = Transaction::begin(&layout)?;
+    let map_pin_paths = transaction.map_pin_paths(&pins)?;
+    let mut ebpf = load::load(&prepared.data, &prepared.summary, &map_pin_paths)?;
+
+    jump_table::fill(&ebpf, &prepared.jump_tables)?;
+    if let DevmapPlan::Fill { map, hash } = &prepared.devmap {
+        devmap::fill(&mut ebpf, map, *hash, &prepared.interfaces)?;
+    }
+
+    let attachments: Vec<Attachment> = prepared
+        .interfaces
+        .iter()
+        .map(|i| attach::attach(&mut ebpf, &prepared.entry, i, opts.mode, &layout))
+        .collect::<Result<_, _>>()?;
+    let attached = attachments
+        .iter()
+        .map(|a| Attached {
+            iface: a.iface.name.clone(),
+            ifindex: a.iface.ifindex,
+            mode: a.mode,
+            replaced: a.replaced,
+            native_refused: a.native_refused.clone(),
+            link: layout.link(&a.iface.name),
+        })
+        .collect();
+    let committed = transaction.commit(&ebpf, pins, attachments)?;
+
+    // After the commit: the program is in place whatever happens to a peer.
+    let (mut peers, mut peer_warnings) = (Vec::new(), Vec::new());
+    if opts.peer_fix {
+        for iface in &prepared.interfaces {
+            match peer::fix(&layout, iface) {
+                Ok(Some(fix)) if !fix.actions.is_empty() => peers.push(fix),
+                Ok(_) => {}
+                Err(e) => peer_warnings.push(format!(
+                    "{}: peer fix failed, XDP_TX/REDIRECT frames to its peer may be lost: {}",
+                    iface.name,
+                    crate::error_chain(&e)
+                )),
+            }
+        }
+    }
+
+    let ifaces: Vec<&str> = prepared
+        .interfaces
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    let mut unload_command = format!("unload -i {}", ifaces.join(","));
+    if pin_dir.as_path() != std::path::Path::new(DEFAULT_PIN_DIR) {
+        unload_command.push_str(&format!(" --pin-dir {}", pin_dir.display()));
+    }
+    Ok(LoadReport {
+        file: prepared.file,
+        summary: prepared.summary,
+        entry: prepared.entry,
+        jump_tables: prepared.jump_tables,
+        devmap: prepared.devmap,
+        pins: committed.pins,
+        released: committed.released,
+        attached,
+        peers,
+        peer_warnings,
+        unload_command,
+    })
+}

@@ -1,0 +1,352 @@
+//! The on-disk lifecycle state: what xdploader keeps under the pin directory
+//! (default /sys/fs/bpf), and the one place that knows its layout.
+//!
+//! ```text
+//! <pin-dir>/<map>                                  every map of the object (global data excepted),
+//!                                                  or the path its definition names (elf::PinSpec)
+//! <pin-dir>/xdploader/<iface>/link                 the bpf_link that keeps the program attached
+//! <pin-dir>/xdploader/<iface>/maps/<path>          a second pin of each map this load pinned,
+//!                                                  at the same relative path
+//! <pin-dir>/xdploader/<iface>/peer_link            the veth peer fix's pass program (crate::peer)
+//! <pin-dir>/xdploader/<iface>/peer_tx_checksum_was_on/
+//!                                                  the peer fix turned tx checksum offload off
+//! <pin-dir>/xdploader/tmp-<pid>/                   staging while a load runs (crate::transaction)
+//! ```
+//!
+//! The per-interface `maps/` pins are the record `unload` works from: they
+//! live in bpffs beside what they describe, vanish with it at reboot, and
+//! carry the kernel's map ids, so a pin `<pin-dir>/<map>` is removed only if
+//! it is still the very map we pinned and no other interface of ours uses it.
+//! bpffs holds only BPF objects and directories: a marker is a directory.
+
+use std::{
+    collections::HashSet,
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use aya::maps::MapInfo;
+use serde::Serialize;
+
+use crate::iface::Interface;
+
+const STATE_DIR: &str = "xdploader";
+const STAGING_PREFIX: &str = "tmp-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{op} {path}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{iface}: nothing attached by xdploader (no {path})")]
+    NotLoaded { iface: String, path: PathBuf },
+}
+
+impl StateError {
+    /// For `map_err`: the failing operation and path, keeping the io::Error as the source.
+    pub fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Self + 'a {
+        move |source| Self::Io {
+            op,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Where things are under one pin directory.
+#[derive(Clone, Debug)]
+pub struct PinLayout {
+    pub dir: PathBuf,
+}
+
+impl PinLayout {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+    /// A map's pin, from its path relative to the pin directory.
+    pub fn map(&self, relative: &Path) -> PathBuf {
+        self.dir.join(relative)
+    }
+    pub fn state_root(&self) -> PathBuf {
+        self.dir.join(STATE_DIR)
+    }
+    /// The directory of one interface's records.
+    pub fn state(&self, iface: &str) -> PathBuf {
+        self.state_root().join(iface)
+    }
+    pub fn link(&self, iface: &str) -> PathBuf {
+        self.state(iface).join("link")
+    }
+    pub fn records(&self, iface: &str) -> PathBuf {
+        self.state(iface).join("maps")
+    }
+    /// The pinned link of the pass program the peer fix attached to `iface`'s peer.
+    pub fn peer_link(&self, iface: &str) -> PathBuf {
+        self.state(iface).join("peer_link")
+    }
+    /// Present (a directory) when the peer fix turned the peer's tx checksum
+    /// offload off, and unload must turn it back on.
+    pub fn peer_tx_marker(&self, iface: &str) -> PathBuf {
+        self.state(iface).join("peer_tx_checksum_was_on")
+    }
+    /// The staging directory of the load running as process `pid`.
+    pub fn staging(&self, pid: u32) -> PathBuf {
+        self.state_root().join(format!("{STAGING_PREFIX}{pid}"))
+    }
+}
+
+fn map_id(path: &Path) -> Option<u32> {
+    MapInfo::from_pin(path).ok().map(|i| i.id())
+}
+
+/// The pins under `dir`, as paths relative to it (records mirror the
+/// pin directory, subdirectories included).
+fn pins_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let Ok(entries) = fs::read_dir(dir.join(&relative)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = relative.join(entry.file_name());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Removes `dir` and its parents while they are empty, up to `root` (kept).
+fn remove_empty_dirs(mut dir: &Path, root: &Path) {
+    while dir != root && dir.starts_with(root) && fs::remove_dir(dir).is_ok() {
+        match dir.parent() {
+            Some(parent) => dir = parent,
+            None => break,
+        }
+    }
+}
+
+/// The interface directories under the state root (staging excepted).
+fn interface_dirs(layout: &PinLayout) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = fs::read_dir(layout.state_root()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            (!name.starts_with(STAGING_PREFIX)).then(|| (name, e.path()))
+        })
+        .collect()
+}
+
+/// Ids recorded by every interface of ours except `iface`.
+fn ids_recorded_elsewhere(layout: &PinLayout, iface: &str) -> HashSet<u32> {
+    interface_dirs(layout)
+        .into_iter()
+        .filter(|(name, _)| name != iface)
+        .flat_map(|(_, dir)| {
+            let records = dir.join("maps");
+            pins_under(&records)
+                .into_iter()
+                .filter_map(move |r| map_id(&records.join(r)))
+        })
+        .collect()
+}
+
+/// Drops `iface`'s records for maps not in `keep`, removing the map's pin in
+/// the pin directory when it is still the map we recorded and no other
+/// interface of ours records it. Returns the pins removed.
+pub fn release_records(layout: &PinLayout, iface: &str, keep: &HashSet<&Path>) -> Vec<PathBuf> {
+    let records = layout.records(iface);
+    let elsewhere = ids_recorded_elsewhere(layout, iface);
+    let mut removed = Vec::new();
+    for relative in pins_under(&records) {
+        if keep.contains(relative.as_path()) {
+            continue;
+        }
+        let record = records.join(&relative);
+        let recorded = map_id(&record);
+        let pin = layout.map(&relative);
+        if recorded.is_some()
+            && recorded == map_id(&pin)
+            && !elsewhere.contains(&recorded.unwrap_or(0))
+            && fs::remove_file(&pin).is_ok()
+        {
+            if let Some(parent) = pin.parent() {
+                remove_empty_dirs(parent, &layout.dir);
+            }
+            removed.push(pin);
+        }
+        let _ = fs::remove_file(&record);
+        if let Some(parent) = record.parent() {
+            remove_empty_dirs(parent, &records);
+        }
+    }
+    removed
+}
+
+/// The interfaces xdploader holds an XDP link on under `layout`, with the
+/// ifindex the kernel has for each link. Unreadable records are skipped: this
+/// only names things.
+pub fn attached_interfaces(layout: &PinLayout) -> Vec<Interface> {
+    let mut found: Vec<_> = interface_dirs(layout)
+        .into_iter()
+        .filter_map(|(name, _)| {
+            let link = crate::sys::obj_get(&layout.link(&name), false).ok()?;
+            let ifindex = crate::sys::xdp_link_ifindex(std::os::fd::AsFd::as_fd(&link)).ok()??;
+            Some(Interface { name, ifindex })
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
+/// What releasing one interface's state removed.
+#[derive(Debug, Serialize)]
+pub struct Released {
+    pub iface: String,
+    pub link: PathBuf,
+    pub removed: Vec<PathBuf>,
+}
+
+/// Removes `iface`'s link pin (which detaches the program) and the map pins
+/// its load made, unless another interface still uses them, then its
+/// directories. The peer fix's records must be restored first (crate::peer).
+pub fn release_interface(layout: &PinLayout, iface: &str) -> Result<Released, StateError> {
+    let state = layout.state(iface);
+    if !state.is_dir() {
+        return Err(StateError::NotLoaded {
+            iface: iface.to_owned(),
+            path: state,
+        });
+    }
+    let link = layout.link(iface);
+    match fs::remove_file(&link) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StateError::io("removing", &link)(e)),
+    }
+    let removed = release_records(layout, iface, &HashSet::new());
+    for dir in [layout.records(iface), state, layout.state_root()] {
+        // The state root stays while another interface still has a record.
+        let _ = fs::remove_dir(dir);
+    }
+    Ok(Released {
+        iface: iface.to_owned(),
+        link,
+        removed,
+    })
+}
+
+/// Names for the ifindexes the kernel reports (tracepoints carry only the
+/// number, and an ifindex means something only in its network namespace).
+///
+/// The interfaces xdploader attached to are named exactly, from its link
+/// pins and the kernel's ifindex of each link, whichever namespace they are
+/// in. Other ifindexes are named in this process's namespace only when that
+/// is where the load happened (every link pin's name has its ifindex here),
+/// or when there are no link pins to say otherwise; else they stay numbers
+/// rather than get a wrong name.
+#[derive(Clone, Debug, Default)]
+pub struct InterfaceNames {
+    attached: Vec<Interface>,
+    local: bool,
+}
+
+impl InterfaceNames {
+    /// The names that hold for the program whose maps are pinned at or below
+    /// `near` (the link pins are looked for there and in its parents, up to
+    /// the root of that bpffs).
+    pub fn for_pins(near: &Path) -> Self {
+        let attached = near
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| crate::bpffs::is_bpffs(dir))
+            .map(|dir| attached_interfaces(&PinLayout::new(dir)))
+            .find(|found| !found.is_empty())
+            .unwrap_or_default();
+        let local = attached.iter().all(|i| {
+            nix::net::if_::if_nametoindex(i.name.as_str()).is_ok_and(|here| here == i.ifindex)
+        });
+        Self { attached, local }
+    }
+
+    /// The name of `ifindex`, or None when it cannot be told for sure.
+    pub fn name(&self, ifindex: i32) -> Option<String> {
+        let index = u32::try_from(ifindex).ok().filter(|i| *i != 0)?;
+        let mut attached = self.attached.iter().filter(|i| i.ifindex == index);
+        match (attached.next(), attached.next()) {
+            // Two namespaces with the same ifindex attached: ambiguous.
+            (Some(_), Some(_)) => None,
+            (Some(one), None) => Some(one.name.clone()),
+            (None, _) if self.local => nix::net::if_::if_indextoname(index)
+                .ok()
+                .map(|n| n.to_string_lossy().into_owned()),
+            (None, _) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_link_pins_first_and_this_namespace_only_when_trusted() {
+        let attached = vec![
+            Interface {
+                name: "veth-a".into(),
+                ifindex: 7,
+            },
+            Interface {
+                name: "veth-b".into(),
+                ifindex: 7,
+            },
+            Interface {
+                name: "veth-c".into(),
+                ifindex: 9,
+            },
+        ];
+        let elsewhere = InterfaceNames {
+            attached: attached.clone(),
+            local: false,
+        };
+        assert_eq!(elsewhere.name(9).as_deref(), Some("veth-c"));
+        assert_eq!(elsewhere.name(7), None, "ambiguous across namespaces");
+        assert_eq!(elsewhere.name(1), None, "lo here is not lo there");
+        assert_eq!(elsewhere.name(0), None);
+        let here = InterfaceNames {
+            attached,
+            local: true,
+        };
+        assert_eq!(here.name(1).as_deref(), Some("lo"));
+    }
+
+    #[test]
+    fn every_path_of_an_interface_is_inside_its_state_directory() {
+        let layout = PinLayout::new("/sys/fs/bpf/x");
+        let state = layout.state("veth1");
+        assert_eq!(state, Path::new("/sys/fs/bpf/x/xdploader/veth1"));
+        for path in [
+            layout.link("veth1"),
+            layout.records("veth1"),
+            layout.peer_link("veth1"),
+            layout.peer_tx_marker("veth1"),
+        ] {
+            assert_eq!(path.parent(), Some(state.as_path()), "{}", path.display());
+        }
+        assert_eq!(
+            layout.staging(42),
+            Path::new("/sys/fs/bpf/x/xdploader/tmp-42")
+        );
+    }
+}

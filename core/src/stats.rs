@@ -1,0 +1,246 @@
+//! The verdict counters every program in `kern/` keeps, and reading them.
+//!
+//! This is the one place that knows the record layout (`struct datarec` in
+//! kern/common.h) and the XDP action names; statswatch and the tests use it.
+
+use std::{
+    io,
+    path::{Path, PathBuf},
+};
+
+use aya::maps::{Map, MapData, MapError, MapInfo, MapType, PerCpuArray};
+use serde::Serialize;
+
+/// One per-CPU counter record: `struct datarec { u64 rx_packets; u64 rx_bytes; }`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Datarec {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+}
+
+// SAFETY: two u64 fields, repr(C), no padding: every bit pattern is valid.
+unsafe impl aya::Pod for Datarec {}
+
+/// Bytes of one [`Datarec`]: the value size a stats map must have.
+pub const DATAREC_SIZE: u32 = size_of::<Datarec>() as u32;
+
+/// XDP verdicts, in the kernel's numbering (`enum xdp_action`).
+pub const XDP_ACTIONS: [&str; 5] = [
+    "XDP_ABORTED",
+    "XDP_DROP",
+    "XDP_PASS",
+    "XDP_TX",
+    "XDP_REDIRECT",
+];
+
+/// Index of an action in the stats map, by name (`XDP_PASS` → 2).
+pub fn action_index(name: &str) -> Option<u32> {
+    XDP_ACTIONS
+        .iter()
+        .position(|a| *a == name)
+        .map(|i| i as u32)
+}
+
+/// The label of a stats row: the action name for the first five, the index after.
+pub fn row_label(index: u32) -> String {
+    XDP_ACTIONS
+        .get(index as usize)
+        .map_or_else(|| format!("index {index}"), |a| (*a).to_owned())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error("no pinned map at {path}: is the program loaded (xdploader) and bpffs mounted?")]
+    Missing { path: PathBuf },
+    #[error("cannot open {path} as a pinned BPF map")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: MapError,
+    },
+    #[error(
+        "{path} is a {found} map; a stats map is a percpu_array of {{u64 packets; u64 bytes}}"
+    )]
+    WrongType { path: PathBuf, found: String },
+    #[error("{path} has {key_size}-byte keys and {value_size}-byte values; a stats map has 4-byte keys and {DATAREC_SIZE}-byte values {{u64 packets; u64 bytes}}")]
+    WrongLayout {
+        path: PathBuf,
+        key_size: u32,
+        value_size: u32,
+    },
+    #[error("reading {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: MapError,
+    },
+}
+
+/// One row of the stats map: totals over every possible CPU, and each CPU's share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionStats {
+    pub index: u32,
+    pub action: String,
+    pub packets: u64,
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_cpu: Vec<Datarec>,
+}
+
+/// A pinned per-CPU stats map, checked to hold [`Datarec`] values.
+pub struct StatsMap {
+    path: PathBuf,
+    id: u32,
+    map: PerCpuArray<MapData, Datarec>,
+}
+
+impl std::fmt::Debug for StatsMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatsMap")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StatsMap {
+    /// Opens the map pinned at `path`, read-only, and checks its type and layout.
+    pub fn open(path: &Path) -> Result<Self, StatsError> {
+        let fd = crate::sys::obj_get(path, true).map_err(|e| {
+            open_error(
+                path,
+                MapError::SyscallError(aya::sys::SyscallError {
+                    call: "bpf(BPF_OBJ_GET, BPF_F_RDONLY)",
+                    io_error: e,
+                }),
+            )
+        })?;
+        let data = MapData::from_fd(fd).map_err(|err| open_error(path, err))?;
+        Self::from_map_data(path, data)
+    }
+
+    /// The kernel's id of the map this handle reads.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The id of the map pinned at `path` now: differs from [`Self::id`] once
+    /// a reload pinned a new map there.
+    pub fn pinned_id(path: &Path) -> Option<u32> {
+        MapInfo::from_pin(path).ok().map(|i| i.id())
+    }
+
+    /// Wraps an already-open map (the tests read maps they loaded themselves).
+    pub fn from_map_data(path: &Path, data: MapData) -> Result<Self, StatsError> {
+        let path = path.to_owned();
+        let info = data.info().map_err(|source| StatsError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        match info.map_type() {
+            Ok(MapType::PerCpuArray) => {}
+            Ok(other) => {
+                return Err(StatsError::WrongType {
+                    path,
+                    found: crate::elf::map_type_name(other as u32),
+                })
+            }
+            Err(_) => {
+                return Err(StatsError::WrongType {
+                    path,
+                    found: "unknown".into(),
+                })
+            }
+        }
+        if info.key_size() != 4 || info.value_size() != DATAREC_SIZE {
+            return Err(StatsError::WrongLayout {
+                path,
+                key_size: info.key_size(),
+                value_size: info.value_size(),
+            });
+        }
+        let map =
+            PerCpuArray::try_from(Map::PerCpuArray(data)).map_err(|source| StatsError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Self {
+            path,
+            id: info.id(),
+            map,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> u32 {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads every row, summing every possible CPU (offline CPUs included: a
+    /// CPU that went offline keeps what it counted).
+    pub fn read(&self, keep_per_cpu: bool) -> Result<Vec<ActionStats>, StatsError> {
+        (0..self.map.len())
+            .map(|index| {
+                let values = self.map.get(&index, 0).map_err(|source| StatsError::Read {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                let (packets, bytes) = values.iter().fold((0u64, 0u64), |(p, b), rec| {
+                    (p.wrapping_add(rec.rx_packets), b.wrapping_add(rec.rx_bytes))
+                });
+                Ok(ActionStats {
+                    index,
+                    action: row_label(index),
+                    packets,
+                    bytes,
+                    per_cpu: if keep_per_cpu {
+                        values.iter().copied().collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+fn open_error(path: &Path, err: MapError) -> StatsError {
+    if let MapError::SyscallError(syscall) = &err {
+        if syscall.io_error.kind() == io::ErrorKind::NotFound {
+            return StatsError::Missing {
+                path: path.to_owned(),
+            };
+        }
+    }
+    StatsError::Open {
+        path: path.to_owned(),
+        source: err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datarec_matches_the_c_layout() {
+        assert_eq!(DATAREC_SIZE, 16);
+        assert_eq!(align_of::<Datarec>(), 8);
+    }
+
+    #[test]
+    fn rows_are_labelled_by_action_then_index() {
+        assert_eq!(row_label(0), "XDP_ABORTED");
+        assert_eq!(row_label(4), "XDP_REDIRECT");
+        assert_eq!(row_label(5), "index 5");
+        assert_eq!(action_index("XDP_PASS"), Some(2));
+        assert_eq!(action_index("XDP_NOPE"), None);
+    }
+}

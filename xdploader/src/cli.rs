@@ -1,0 +1,234 @@
+//! Command-line interface of `xdploader` (clap derive), and what each
+//! subcommand's arguments mean as the library's options. Go-style `-file`
+//! works too: see [`clikit`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use xdp_core::{
+    attach::Mode,
+    jump_table::{ChainOptions, TailArg},
+    ops::{
+        doctor::DoctorOptions, inspect::InspectOptions, load::LoadOptions, unload::UnloadOptions,
+    },
+};
+
+const EXAMPLES: &str = "\
+Examples:
+  xdploader -file kern/xdp.elf -i veth1            load, fill jmp_map and if_redirect, pin, attach
+  xdploader -file kern/xdp.elf -i veth1,veth2 --mode skb
+  xdploader --json -file kern/xdp.elf -i veth1     the same, as one JSON document
+  xdploader unload -i veth1                        detach and remove the pins (same as --unload)
+  xdploader inspect -file prog.o                   programs, maps, pins and jump tables; no root needed
+  xdploader doctor -i veth1                        why frames vanish, and the fixing commands
+  xdploader -file prog.o -i veth1 --tail jmp_map:3=stage_c    put stage_c in slot 3";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xdploader",
+    version,
+    about = "Load an XDP ELF object, fill its jump table and devmap, pin its maps and attach it",
+    long_about = None,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Same as `xdploader unload`: detach from -i and remove the pins the load made
+    #[arg(long)]
+    pub unload: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load and attach (what xdploader does without a subcommand)
+    Load(LoadArgs),
+    /// Detach from the interfaces and remove the pins the load made
+    #[command(after_help = "Example:\n  xdploader unload -i veth1")]
+    Unload(UnloadArgs),
+    /// Show what a load would do: programs, tail calls, maps, pins, jump tables (no root needed)
+    #[command(
+        after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o"
+    )]
+    Inspect(InspectArgs),
+    /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
+    /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
+    #[command(
+        after_help = "Examples:\n  xdploader doctor -i veth1\n  xdploader doctor --fix -i vethA,vethB     apply the safe fixes\n  ip netns exec lab xdploader doctor --json -i veth0"
+    )]
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Apply the safe fixes (peer program and tx checksum, rp_filter, bpffs, netlink attachments)
+    #[arg(long)]
+    pub fix: bool,
+}
+
+/// Which program is the entry, and what goes into the jump tables.
+#[derive(Debug, Clone, Args)]
+pub struct ChainArgs {
+    /// Entry program by function name (default: the only XDP program no rule puts in a slot)
+    #[arg(long, value_name = "NAME")]
+    pub prog: Option<String>,
+    /// Entry program by section name, e.g. xdp/firewall
+    #[arg(long, value_name = "SECTION")]
+    pub sec: Option<String>,
+    /// Prog array that `<entry>_<N>` programs go into (default: jmp_map, else the one the entry calls)
+    #[arg(long, value_name = "NAME")]
+    pub jmp_map: Option<String>,
+    /// Put PROG in SLOT of MAP (default map: as --jmp-map); overrides naming and declared slots
+    #[arg(long, value_name = "[MAP:]SLOT=PROG")]
+    pub tail: Vec<TailArg>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Interfaces, comma-separated or repeated
+    #[arg(
+        short = 'i',
+        long = "interfaces",
+        visible_alias = "interface",
+        value_delimiter = ',',
+        value_name = "IF[,IF...]"
+    )]
+    pub interfaces: Vec<String>,
+    /// Directory on bpffs for the pins (mounted there if it is not bpffs)
+    #[arg(long, value_name = "DIR", default_value = xdp_core::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// The XDP ELF object (clang -target bpf)
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Devmap to fill with the interfaces (default: if_redirect)
+    #[arg(long, value_name = "NAME")]
+    pub devmap: Option<String>,
+    /// Attach mode: native, falling back to skb (auto), or only one of them
+    #[arg(long, value_enum, default_value = "auto")]
+    pub mode: ModeArg,
+    /// Replace pinned maps that do not match the object instead of refusing
+    #[arg(long)]
+    pub fresh: bool,
+    /// Leave a veth's peer alone. By default, in native mode, the peer gets a pass
+    /// program (else XDP_TX/REDIRECT frames into it are dropped with ENXIO) and its
+    /// tx checksum offload is turned off (else redirected TCP/UDP arrives with bad
+    /// checksums); unload restores both
+    #[arg(long)]
+    pub no_peer_fix: bool,
+    /// Print the verifier log when the verifier rejects a program
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UnloadArgs {
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The XDP ELF object
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The pin directory a load would use (only changes the pin paths shown)
+    #[arg(long, value_name = "DIR", default_value = xdp_core::DEFAULT_PIN_DIR)]
+    pub pin_dir: PathBuf,
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+/// `--mode`, as clap lists it in the help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Native (driver) mode, and generic (skb) mode if the driver refuses
+    Auto,
+    /// Native (driver) mode only
+    Native,
+    /// Generic (skb) mode only
+    Skb,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Auto => Self::Auto,
+            ModeArg::Native => Self::Native,
+            ModeArg::Skb => Self::Skb,
+        }
+    }
+}
+
+impl ChainArgs {
+    pub fn options(&self) -> ChainOptions {
+        ChainOptions {
+            prog: self.prog.clone(),
+            sec: self.sec.clone(),
+            jmp_map: self.jmp_map.clone(),
+            tail: self.tail.clone(),
+        }
+    }
+}
+
+impl LoadArgs {
+    pub fn options(&self, file: PathBuf) -> LoadOptions {
+        LoadOptions {
+            file,
+            interfaces: self.target.interfaces.clone(),
+            pin_dir: self.target.pin_dir.clone(),
+            chain: self.chain.options(),
+            devmap: self.devmap.clone(),
+            mode: self.mode.into(),
+            fresh: self.fresh,
+            peer_fix: !self.no_peer_fix,
+        }
+    }
+}
+
+impl Target {
+    pub fn unload_options(&self) -> UnloadOptions {
+        UnloadOptions {
+            interfaces: self.interfaces.clone(),
+            pin_dir: self.pin_dir.clone(),
+        }
+    }
+}
+
+impl DoctorArgs {
+    pub fn options(&self) -> DoctorOptions {
+        DoctorOptions {
+            interfaces: self.target.interfaces.clone(),
+            pin_dir: self.target.pin_dir.clone(),
+            fix: self.fix,
+        }
+    }
+}
+
+impl InspectArgs {
+    pub fn options(&self, file: PathBuf) -> InspectOptions {
+        InspectOptions {
+            file,
+            pin_dir: self.pin_dir.clone(),
+            chain: self.chain.options(),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! `xdploader -file FILE -i IF[,IF]` (also `load`): the summary first, so it
+//! is there even if the kernel refuses, then what was done, and how to undo it.
+
+use std::{fmt, process::ExitCode};
+
+use xdp_core::{
+    bpffs,
+    devmap::DevmapPlan,
+    ops::{self, load::LoadReport},
+    transaction::PinAction,
+};
+
+use crate::{
+    cli::LoadArgs,
+    missing, print_report,
+    text::{JumpTablesText, SummaryText},
+};
+
+pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    let Some(file) = args.file.clone() else {
+        missing("the XDP object is missing: -file FILE");
+    };
+    if args.target.interfaces.is_empty() {
+        missing("no interface given: -i IF[,IF...]");
+    }
+    let opts = args.options(file);
+    let prepared = ops::load::prepare(&opts)?;
+    if !args.target.json {
+        let summary = SummaryText {
+            file: &prepared.file,
+            summary: &prepared.summary,
+            pin_dir: &opts.pin_dir,
+        };
+        print!("{summary}");
+    }
+    // The pin dir is mounted here, in the namespace the pins must outlive
+    // us in; then our own mounts (the hidden BTF, tracefs) go private.
+    // Isolation is refused in a multi-threaded process: then only slower.
+    ops::require_root("load")?;
+    bpffs::ensure_bpffs(&opts.pin_dir)?;
+    let _ = bpffs::isolate_mounts(!prepared.needs_kernel_btf());
+    let mut report = ops::load::execute(prepared, &opts).inspect_err(|e| {
+        if let (true, ops::Error::Load(load)) = (args.verbose, e) {
+            if let Some(log) = load.verifier_log() {
+                eprintln!("{log}");
+            }
+        }
+    })?;
+    report.unload_command = format!("{} {}", invoked_as(), report.unload_command);
+    print_report(&report, args.target.json, |r| LoadText(r).to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How to run this binary again from anywhere: `xdploader` when that name on
+/// the PATH is this very file, else its absolute path (scripts/start.sh runs
+/// target/release/xdploader, which is on no PATH).
+fn invoked_as() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "xdploader".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::canonicalize(dir.join("xdploader")).is_ok_and(|p| p == me))
+    });
+    if on_path {
+        "xdploader".to_owned()
+    } else {
+        me.display().to_string()
+    }
+}
+
+/// What the load did, after the summary.
+struct LoadText<'a>(&'a LoadReport);
+
+impl fmt::Display for LoadText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.0;
+        write!(f, "{}", JumpTablesText(&report.jump_tables))?;
+        match &report.devmap {
+            DevmapPlan::Fill { map, .. } => {
+                let ifs: Vec<_> = report
+                    .attached
+                    .iter()
+                    .map(|a| format!("{} ({})", a.iface, a.ifindex))
+                    .collect();
+                writeln!(f, "devmap {map}: {}", ifs.join(", "))?;
+            }
+            DevmapPlan::Skipped { reason } => writeln!(f, "devmap: skipped, {reason}")?,
+        }
+        let pins: Vec<_> = report
+            .pins
+            .iter()
+            .map(|p| {
+                let how = match p.action {
+                    PinAction::Create => "new",
+                    PinAction::Reuse => "reused",
+                    PinAction::Replace => "replaced",
+                };
+                format!("{} ({how})", p.path.display())
+            })
+            .collect();
+        writeln!(f, "pinned: {}", pins.join(", "))?;
+        for path in &report.released {
+            writeln!(f, "removed {} (not in this object)", path.display())?;
+        }
+        for a in &report.attached {
+            if let Some(reason) = &a.native_refused {
+                writeln!(f, "{}: native mode refused: {reason}", a.iface)?;
+            }
+            let verb = if a.replaced {
+                "replaced the program on"
+            } else {
+                "attached to"
+            };
+            let mode = if a.replaced {
+                String::new()
+            } else {
+                format!(" in {} mode", a.mode)
+            };
+            writeln!(
+                f,
+                "{}: {} {verb} {}{mode}, link pinned at {}",
+                a.iface,
+                report.entry,
+                a.iface,
+                a.link.display()
+            )?;
+        }
+        for action in report.peers.iter().flat_map(|p| &p.actions) {
+            writeln!(f, "peer {action}")?;
+        }
+        for warning in &report.peer_warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
+        writeln!(f, "detach with: {}", report.unload_command)
+    }
+}

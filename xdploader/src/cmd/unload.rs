@@ -1,0 +1,38 @@
+//! `xdploader unload -i IF[,IF]` (also `--unload`): detach and remove the
+//! pins the load made, restoring the peer fix.
+
+use std::{fmt, process::ExitCode};
+
+use xdp_core::ops::{self, unload::UnloadReport};
+
+use crate::{cli::Target, missing, print_report};
+
+pub fn run(target: &Target) -> anyhow::Result<ExitCode> {
+    if target.interfaces.is_empty() {
+        missing("no interface given: unload -i IF[,IF...]");
+    }
+    let report = ops::unload::run(&target.unload_options())?;
+    print_report(&report, target.json, |r| UnloadText(r).to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct UnloadText<'a>(&'a UnloadReport);
+
+impl fmt::Display for UnloadText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.0;
+        for u in &report.unloaded {
+            write!(f, "{}: detached", u.iface)?;
+            if u.removed.is_empty() {
+                writeln!(f)?;
+            } else {
+                let removed: Vec<_> = u.removed.iter().map(|p| p.display().to_string()).collect();
+                writeln!(f, ", removed {}", removed.join(" "))?;
+            }
+        }
+        for line in &report.peers_restored {
+            writeln!(f, "{line}")?;
+        }
+        Ok(())
+    }
+}

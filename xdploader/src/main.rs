@@ -1,0 +1,59 @@
+//! `xdploader`: a thin binary over xdp-core. It owns argument parsing (with
+//! the Go-style single-dash flags), rendering and exit codes; anyhow lives
+//! only here and in statswatch.
+
+mod cli;
+mod cmd;
+mod text;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{error::ErrorKind, CommandFactory as _};
+use serde::Serialize;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli: Cli = clikit::parse();
+    let json = match &cli.command {
+        Some(Command::Load(a)) => a.target.json,
+        Some(Command::Unload(a)) => a.target.json,
+        Some(Command::Inspect(a)) => a.json,
+        Some(Command::Doctor(a)) => a.target.json,
+        None => cli.load.target.json,
+    };
+    let result = match &cli.command {
+        Some(Command::Unload(args)) => cmd::unload::run(&args.target),
+        Some(Command::Load(args)) => cmd::load::run(args),
+        Some(Command::Inspect(args)) => cmd::inspect::run(args),
+        Some(Command::Doctor(args)) => cmd::doctor::run(args),
+        None if cli.unload => cmd::unload::run(&cli.load.target),
+        None => cmd::load::run(&cli.load),
+    };
+    result.unwrap_or_else(|err| clikit::fail("xdploader", &err, json))
+}
+
+/// A missing flag: clap's error with the usage, exit 2.
+fn missing(what: &str) -> ! {
+    Cli::command()
+        .error(ErrorKind::MissingRequiredArgument, what)
+        .exit()
+}
+
+/// Prints a report as one JSON document, or as `text` renders it.
+fn print_report<T: Serialize>(
+    report: &T,
+    json: bool,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).context("encoding the report")?
+        );
+    } else {
+        print!("{}", text(report));
+    }
+    Ok(())
+}

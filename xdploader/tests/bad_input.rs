@@ -1,0 +1,304 @@
+//! Bad input: one clear error line naming the cause, a non-zero exit, no
+//! panic, and nothing left pinned or attached. Cases refused before the
+//! kernel is touched run anywhere; the others are kernel tests.
+
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use testkit::{bin, kern_object, run, Bpffs, Run, Testbed};
+
+/// Asserts a failure reported as one `prog: …` line containing `cause`.
+#[track_caller]
+fn assert_one_line_error(out: &Run, prog: &str, cause: &str) {
+    assert_ne!(out.code, Some(0), "must fail: {out:#?}");
+    assert!(!out.stderr.contains("panicked"), "panic: {}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one error line, got: {}", out.stderr);
+    assert!(lines[0].starts_with(&format!("{prog}: ")), "{}", lines[0]);
+    assert!(
+        lines[0].contains(cause),
+        "expected {cause:?} in: {}",
+        lines[0]
+    );
+}
+
+fn xdploader(args: &[&str]) -> Run {
+    run(None, bin("xdploader"), args)
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    (dir, path.display().to_string())
+}
+
+#[test]
+fn missing_file() {
+    let out = xdploader(&["-file", "/nonexistent/xdp.elf", "-i", "lo"]);
+    assert_one_line_error(
+        &out,
+        "xdploader",
+        "cannot read /nonexistent/xdp.elf: ENOENT",
+    );
+}
+
+#[test]
+fn not_an_elf() {
+    let (_dir, path) = temp_file("notes.txt", b"just some text\n");
+    let out = xdploader(&["-file", &path, "-i", "lo"]);
+    assert_one_line_error(&out, "xdploader", "not an ELF file");
+}
+
+#[test]
+fn truncated_elf() {
+    let whole = std::fs::read(kern_object("xdp.elf")).unwrap();
+    for len in [20, 64, 300, whole.len() / 2] {
+        let (_dir, path) = temp_file("cut.elf", &whole[..len]);
+        let out = xdploader(&["-file", &path, "-i", "lo"]);
+        assert_one_line_error(&out, "xdploader", "malformed");
+    }
+}
+
+#[test]
+fn elf_for_another_machine() {
+    let out = xdploader(&["-file", "/bin/true", "-i", "lo"]);
+    assert_one_line_error(&out, "xdploader", "not BPF");
+}
+
+#[test]
+fn no_xdp_program() {
+    let fixture = kern_object("tests/no_xdp.elf");
+    let out = xdploader(&["-file", fixture.to_str().unwrap(), "-i", "lo"]);
+    assert_one_line_error(
+        &out,
+        "xdploader",
+        "no XDP program in this object (program sections: socket)",
+    );
+}
+
+#[test]
+fn unknown_interface_even_as_the_second() {
+    let elf = kern_object("xdp.elf");
+    for list in ["nosuchif0", "lo,nosuchif0"] {
+        let out = xdploader(&["-file", elf.to_str().unwrap(), "-i", list]);
+        assert_one_line_error(&out, "xdploader", "unknown interface nosuchif0");
+    }
+}
+
+#[test]
+fn missing_flags_print_usage() {
+    let elf = kern_object("xdp.elf");
+    for args in [
+        &[][..],
+        &["-i", "lo"][..],
+        &["-file", elf.to_str().unwrap()][..],
+        &["unload"][..],
+    ] {
+        let out = xdploader(args);
+        assert_eq!(out.code, Some(2), "{out:#?}");
+        assert!(out.stderr.contains("Usage:"), "{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn statswatch_missing_pin_and_flags() {
+    let out = run(
+        None,
+        bin("statswatch"),
+        &["-file", "/sys/fs/bpf/nonexistent_stats_map"],
+    );
+    assert_one_line_error(
+        &out,
+        "statswatch",
+        "no pinned map at /sys/fs/bpf/nonexistent_stats_map",
+    );
+    let (_dir, path) = temp_file("plain", b"not a map");
+    let out = run(None, bin("statswatch"), &["-file", &path]);
+    assert_one_line_error(&out, "statswatch", "cannot open");
+    let out = run(None, bin("statswatch"), &[] as &[&str]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("Usage:"));
+}
+
+// ---- kernel tests: the load gets far enough that something could be left behind
+
+/// Loads on a testbed and checks that the failure left nothing but `pins_before`.
+#[track_caller]
+fn assert_fails_cleanly(
+    bed: &Testbed,
+    pins: &Bpffs,
+    pins_before: &[String],
+    file: &Path,
+    extra: &[&str],
+    cause: &str,
+) {
+    let out = bed.load(pins, file, extra);
+    assert_one_line_error(&out, "xdploader", cause);
+    assert_eq!(pins.pins(), pins_before, "pins left behind");
+    assert_eq!(
+        bed.xdp_prog_id(&bed.ns_a, &bed.if_a),
+        None,
+        "attachment left behind"
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn verifier_rejection() {
+    if !testkit::kernel() {
+        return;
+    }
+    let (bed, pins) = (Testbed::new(), Bpffs::new());
+    let fixture = kern_object("tests/verifier_reject.elf");
+    assert_fails_cleanly(
+        &bed,
+        &pins,
+        &[],
+        &fixture,
+        &[],
+        "program xdp_unchecked was rejected by the kernel verifier (EACCES",
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn array_devmap_refuses_an_ifindex_beyond_its_size() {
+    if !testkit::kernel() {
+        return;
+    }
+    // A user object's array devmap is indexed by ifindex: 64 entries hold
+    // ifindexes 0..63 only. (Our own programs use a DEVMAP_HASH: kernel_e2e.)
+    let (bed, pins) = (Testbed::with_ifindex(Some(1000)), Bpffs::new());
+    assert_fails_cleanly(
+        &bed,
+        &pins,
+        &[],
+        &kern_object("tests/array_devmap.elf"),
+        &[],
+        &format!(
+            "{} has ifindex 1000, beyond devmap if_redirect's 64 entries",
+            bed.if_a
+        ),
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn mismatched_pin_is_refused_then_replaced_with_fresh() {
+    if !testkit::kernel() {
+        return;
+    }
+    let (bed, pins) = (Testbed::new(), Bpffs::new());
+    let stats = pins.path().join("stats_map");
+    testkit::sh(&[
+        "bpftool",
+        "map",
+        "create",
+        stats.to_str().unwrap(),
+        "type",
+        "percpu_array",
+        "key",
+        "4",
+        "value",
+        "8",
+        "entries",
+        "5",
+        "name",
+        "stats_map",
+    ]);
+    let before = pins.pins();
+    let elf = kern_object("xdp.elf");
+    assert_fails_cleanly(
+        &bed,
+        &pins,
+        &before,
+        &elf,
+        &[],
+        "does not match stats_map in the object: value_size is 8 in the pin, 16 in the object (--fresh replaces it)",
+    );
+    let out = bed.load(&pins, &elf, &["--fresh"]);
+    assert!(out.success().contains("stats_map (replaced)"));
+    let out = run(None, bin("statswatch"), &["-file", stats.to_str().unwrap()]);
+    assert!(out.success().contains("XDP_PASS"));
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn native_refusal_names_the_kernel_reason_and_auto_falls_back() {
+    if !testkit::kernel() {
+        return;
+    }
+    let (bed, pins) = (Testbed::new(), Bpffs::new());
+    for (ns, ifname) in [(&bed.ns_a, &bed.if_a), (&bed.ns_b, &bed.if_b)] {
+        testkit::sh(&["ip", "-n", ns, "link", "set", "dev", ifname, "mtu", "9000"]);
+    }
+    let fixture = kern_object("tests/pass_nofrags.elf");
+    assert_fails_cleanly(
+        &bed,
+        &pins,
+        &[],
+        &fixture,
+        &["--mode", "native"],
+        "native XDP attach refused: veth: Peer MTU is too large to set XDP (ERANGE",
+    );
+    let out = bed.load(&pins, &fixture, &[]);
+    let stdout = out.success();
+    assert!(
+        stdout.contains("native mode refused: veth: Peer MTU is too large to set XDP"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("in skb mode"), "{stdout}");
+    assert_eq!(bed.ping_a_from_b(2, 8000), 2);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn statswatch_wrong_map_type() {
+    if !testkit::kernel() {
+        return;
+    }
+    let (bed, pins) = (Testbed::new(), Bpffs::new());
+    let elf = kern_object("xdp.elf");
+    bed.load(&pins, &elf, &[]).success();
+    let jmp = pins.path().join("jmp_map");
+    let out = run(None, bin("statswatch"), &["-file", jmp.to_str().unwrap()]);
+    assert_one_line_error(&out, "statswatch", "is a prog_array map");
+    let scratch = pins.path().join("scratch_map");
+    let out = run(
+        None,
+        bin("statswatch"),
+        &["-file", scratch.to_str().unwrap()],
+    );
+    assert_one_line_error(&out, "statswatch", "8-byte values");
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn not_root() {
+    if !testkit::kernel() {
+        return;
+    }
+    let elf = kern_object("xdp.elf");
+    // Drop to nobody: the binary must say why instead of failing on a syscall.
+    let out = run(
+        None,
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            bin("xdploader").to_str().unwrap(),
+            "-file",
+            elf.to_str().unwrap(),
+            "-i",
+            "lo",
+        ],
+    );
+    assert_one_line_error(&out, "xdploader", "run as root");
+    assert!(Path::new(&elf).exists());
+}

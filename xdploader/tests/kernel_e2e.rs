@@ -1,0 +1,209 @@
+//! End to end, as a user runs it: `xdploader` on a veth inside a test
+//! namespace, pings across, `statswatch` reads the pinned counters, the
+//! loader has exited and the chain keeps running, `unload` leaves nothing.
+
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aya::maps::{DevMapHash, Map, MapData, ProgramArray};
+use serde_json::Value;
+use testkit::{kern_object, Bpffs, Testbed};
+
+/// Bytes of one ping frame with a 56-byte payload: Ethernet 14 + IPv4 20 + ICMP 8 + 56.
+const PING_FRAME: u64 = 98;
+
+fn load(bed: &Testbed, pins: &Bpffs, extra: &[&str]) -> testkit::Run {
+    bed.load(pins, &kern_object("xdp.elf"), extra)
+}
+
+/// Packets and bytes of `action` in the pinned stats_map.
+fn counters(pins: &Bpffs, action: &str) -> (u64, u64) {
+    testkit::counters(&pins.path().join("stats_map"), action)
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn load_ping_watch_break_the_chain_and_unload() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+
+    let out = load(&bed, &pins, &[]);
+    let stdout = out.success();
+    assert!(
+        stdout.contains(
+            "jump table jmp_map: 1 <- xdp_skeleton_1 (naming), 2 <- xdp_skeleton_2 (naming)"
+        ),
+        "{stdout}"
+    );
+    // The hint must work as printed: target/debug is on no PATH, so it names
+    // the binary by its absolute path.
+    let detach: Vec<&str> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("detach with: "))
+        .unwrap_or_else(|| panic!("no detach hint: {stdout}"))
+        .split_whitespace()
+        .collect();
+    let loader = std::fs::canonicalize(testkit::bin("xdploader")).unwrap();
+    assert_eq!(detach[0], loader.to_str().unwrap(), "{stdout}");
+    assert_eq!(
+        detach[1..4],
+        ["unload", "-i", bed.if_a.as_str()],
+        "{stdout}"
+    );
+    // The loader has exited; the program must still be attached.
+    assert!(
+        bed.xdp_prog_id(&bed.ns_a, &bed.if_a).is_some(),
+        "XDP program detached at exit"
+    );
+
+    assert_eq!(bed.ping_a_from_b(5, 56), 5);
+    assert_eq!(counters(&pins, "XDP_PASS"), (5, 5 * PING_FRAME));
+    assert_eq!(counters(&pins, "XDP_ABORTED"), (0, 0));
+
+    // Empty slot 2 through the pin: the chain breaks, the counts move to XDP_ABORTED.
+    let jmp = MapData::from_pin(pins.path().join("jmp_map")).unwrap();
+    ProgramArray::try_from(Map::ProgramArray(jmp))
+        .unwrap()
+        .clear_index(&2)
+        .unwrap();
+    assert_eq!(bed.ping_a_from_b(3, 56), 0, "XDP_ABORTED drops the pings");
+    assert_eq!(counters(&pins, "XDP_ABORTED"), (3, 3 * PING_FRAME));
+    assert_eq!(counters(&pins, "XDP_PASS"), (5, 5 * PING_FRAME));
+
+    // Detach with exactly the printed command.
+    testkit::run(Some(&bed.ns_a), detach[0], &detach[1..]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
+    assert_eq!(
+        bed.xdp_prog_id(&bed.ns_a, &bed.if_a),
+        None,
+        "unload left the program attached"
+    );
+    assert_eq!(bed.ping_a_from_b(2, 56), 2, "traffic flows without XDP");
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn reload_replaces_the_program_and_keeps_the_counters() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    load(&bed, &pins, &[]).success();
+    let first = bed.xdp_prog_id(&bed.ns_a, &bed.if_a).unwrap();
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+
+    let out = load(&bed, &pins, &["--json"]);
+    let report: Value = out.json();
+    assert_eq!(report["attached"][0]["replaced"], true);
+    let actions: Vec<(&str, &str)> = report["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["action"].as_str().unwrap()))
+        .collect();
+    assert!(actions.contains(&("stats_map", "reuse")), "{actions:?}");
+    assert!(actions.contains(&("jmp_map", "replace")), "{actions:?}");
+    let second = bed.xdp_prog_id(&bed.ns_a, &bed.if_a).unwrap();
+    assert_ne!(first, second, "the program was not replaced");
+
+    assert_eq!(bed.ping_a_from_b(3, 56), 3, "the new chain runs");
+    assert_eq!(
+        counters(&pins, "XDP_PASS"),
+        (5, 5 * PING_FRAME),
+        "counters continue"
+    );
+
+    // --unload is the Go-style spelling of the subcommand.
+    bed.xdploader(&pins, &["--unload", "-i", &bed.if_a])
+        .success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn native_mode_at_mtu_9000_with_frags() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    for (ns, ifname) in [(&bed.ns_a, &bed.if_a), (&bed.ns_b, &bed.if_b)] {
+        testkit::sh(&["ip", "-n", ns, "link", "set", "dev", ifname, "mtu", "9000"]);
+    }
+    let out = load(&bed, &pins, &["--mode", "native", "--json"]);
+    assert_eq!(out.json()["attached"][0]["mode"], "native");
+    // 8000-byte payload: 8042-byte frames, more than a page, so multi-buffer.
+    assert_eq!(bed.ping_a_from_b(3, 8000), 3);
+    assert_eq!(counters(&pins, "XDP_PASS"), (3, 3 * (8000 + 42)));
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn two_interfaces_share_the_maps_and_unload_one_at_a_time() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    // A second veth pair inside namespace a, so both ends are ours to attach to.
+    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
+    testkit::sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
+    ]);
+    testkit::sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
+    testkit::sh(&["ip", "-n", &bed.ns_a, "link", "set", &d, "up"]);
+    let elf = kern_object("xdp.elf");
+    let out = bed.xdploader(
+        &pins,
+        &[
+            "-file",
+            elf.to_str().unwrap(),
+            "-i",
+            &format!("{},{c}", bed.if_a),
+        ],
+    );
+    assert!(out
+        .success()
+        .contains(&format!("devmap if_redirect: {} (", bed.if_a)));
+
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    assert!(
+        pins.pins().contains(&"stats_map".to_owned()),
+        "still used by {c}"
+    );
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+    assert!(bed.xdp_prog_id(&bed.ns_a, &c).is_some());
+
+    bed.xdploader(&pins, &["unload", "-i", &c]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_large_ifindex_fills_the_devmap_hash_and_counts() {
+    if !testkit::kernel() {
+        return;
+    }
+    // Hosts with containers have ifindexes in the hundreds; the skeleton's
+    // if_redirect is a DEVMAP_HASH, so any of them fits.
+    let bed = Testbed::with_ifindex(Some(1000));
+    let pins = Bpffs::new();
+    let out = load(&bed, &pins, &[]);
+    assert!(
+        out.success()
+            .contains(&format!("devmap if_redirect: {} (1000)", bed.if_a)),
+        "{}",
+        out.stdout
+    );
+    let devmap = MapData::from_pin(pins.path().join("if_redirect")).unwrap();
+    let devmap = DevMapHash::try_from(Map::DevMapHash(devmap)).unwrap();
+    assert_eq!(devmap.get(1000, 0).unwrap().if_index, 1000);
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    assert_eq!(counters(&pins, "XDP_PASS"), (3, 3 * PING_FRAME));
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}

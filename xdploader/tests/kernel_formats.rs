@@ -1,0 +1,246 @@
+//! "Any XDP ELF": every map-definition format and section-name convention
+//! found in the wild, loaded by the real binary into the real kernel. Each
+//! fixture is a chain (entry → tail call → verdict), so a ping that comes back
+//! and an XDP_PASS counter that moves prove the jump table was filled.
+
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use serde_json::Value;
+use testkit::{counters, kern_object, Bpffs, Testbed};
+
+/// Bytes of one ping frame with a 56-byte payload: Ethernet 14 + IPv4 20 + ICMP 8 + 56.
+const PING_FRAME: u64 = 98;
+
+/// Loads `fixture`, checks the jump-table line, pings through the chain and
+/// reads the verdict counters at `stats` (relative to the pin dir); unloads
+/// and checks nothing is left.
+fn chain_passes(fixture: &str, jump_table: &str, stats: &str) {
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let out = bed.load(&pins, &kern_object(fixture), &[]);
+    let stdout = out.success();
+    assert!(stdout.contains(jump_table), "{stdout}");
+    let stats = pins.path().join(stats);
+    assert!(
+        stdout.contains(&format!("{} (new)", stats.display())),
+        "{stdout}"
+    );
+
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    assert_eq!(counters(&stats, "XDP_PASS"), (3, 3 * PING_FRAME));
+    assert_eq!(counters(&stats, "XDP_ABORTED"), (0, 0), "the chain broke");
+
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn libbpf_legacy_bpf_map_def_in_xdp_slash_sections() {
+    if !testkit::kernel() {
+        return;
+    }
+    chain_passes(
+        "tests/legacy_map_def.elf",
+        "jump table jmp_map: 1 <- firewall_1 (naming)",
+        "stats_map",
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn iproute2_bpf_elf_map_pins_globals_under_tc_globals() {
+    if !testkit::kernel() {
+        return;
+    }
+    chain_passes(
+        "tests/iproute2_elf_map.elf",
+        "jump table tails: 2 <- ingress_2 (naming)",
+        "tc/globals/stats_map",
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn goebpf_maps_are_pinned_at_their_persistent_path() {
+    if !testkit::kernel() {
+        return;
+    }
+    chain_passes(
+        "tests/goebpf_maps.elf",
+        "jump table programs: 1 <- skeleton_1 (naming)",
+        "goebpf_fixture/stats_map",
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn declarative_prog_arrays_global_data_and_tail_overrides() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let fixture = kern_object("tests/declarative.elf");
+    let stdout = bed.load(&pins, &fixture, &[]).success().to_owned();
+    for line in [
+        "jump table more: 0 <- stage_b (declared), 1 <- stage_drop (declared)",
+        "jump table stages: 3 <- stage_a (declared)",
+        "(LIBBPF_PIN_BY_NAME)",
+    ] {
+        assert!(stdout.contains(line), "{line} missing in\n{stdout}");
+    }
+    // classify → stages[3] (slot from .data) → stage_a → more[0] → stage_b → .rodata's XDP_PASS.
+    let stats = pins.path().join("stats_map");
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    assert_eq!(counters(&stats, "XDP_PASS"), (3, 3 * PING_FRAME));
+
+    // --tail overrides a declared slot: the chain now ends in stage_drop.
+    let out = bed.load(&pins, &fixture, &["--tail", "more:0=stage_drop", "--json"]);
+    let report: Value = out.json();
+    let more = report["jump_tables"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["map"] == "more")
+        .unwrap()
+        .clone();
+    assert_eq!(more["slots"][0]["program"], "stage_drop");
+    assert_eq!(more["slots"][0]["rule"], "tail");
+    assert_eq!(bed.ping_a_from_b(2, 56), 0, "stage_drop drops");
+    assert_eq!(counters(&stats, "XDP_DROP"), (2, 2 * PING_FRAME));
+    assert_eq!(
+        counters(&stats, "XDP_PASS"),
+        (3, 3 * PING_FRAME),
+        "the LIBBPF_PIN_BY_NAME stats_map is reused across the reload"
+    );
+
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn sec_selects_the_entry_by_its_old_style_section() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    // The tail program as the entry: no tail call, it just passes.
+    let out = bed.load(
+        &pins,
+        &kern_object("tests/legacy_map_def.elf"),
+        &["--sec", "xdp/firewall_1", "--json"],
+    );
+    assert_eq!(out.json()["entry"], "firewall_1");
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    assert_eq!(
+        counters(&pins.path().join("stats_map"), "XDP_PASS"),
+        (2, 2 * PING_FRAME)
+    );
+}
+
+/// Debian's xdp-tools package installs these (scripts/setup.sh installs it).
+const XDP_TOOLS_BPF: &str = "/usr/lib/x86_64-linux-gnu/bpf";
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn xdp_tools_objects_inspect_load_and_attach() {
+    if !testkit::kernel() {
+        return;
+    }
+    let dir = Path::new(XDP_TOOLS_BPF);
+    assert!(
+        dir.is_dir(),
+        "{XDP_TOOLS_BPF} is missing: apt-get install xdp-tools (scripts/setup.sh does)"
+    );
+    let mut objects: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "o"))
+        .collect();
+    objects.sort();
+    let mut loaded = Vec::new();
+    for object in &objects {
+        let file = object.to_str().unwrap();
+        let name = object.file_name().unwrap().to_str().unwrap();
+        let inspect = testkit::run(
+            None,
+            testkit::bin("xdploader"),
+            &["inspect", "--json", "-file", file],
+        );
+        if name == "xdpdump_bpf.o" {
+            // fentry/fexit programs only: refused, with the reason.
+            assert!(!inspect.ok());
+            assert!(
+                inspect.stderr.contains("no XDP program in this object"),
+                "{}",
+                inspect.stderr
+            );
+            continue;
+        }
+        let report = inspect.json();
+        let maps: Vec<&str> = report["summary"]["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        let mut extra = Vec::new();
+        if name.starts_with("xdpfilt_") {
+            // xdp-filter pins its maps by name, and counts verdicts like we do.
+            let stats = report["summary"]["maps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == "xdp_stats_map")
+                .unwrap_or_else(|| panic!("{name}: no xdp_stats_map in {maps:?}"));
+            assert_eq!(stats["pin"]["rule"], "libbpf_by_name", "{name}");
+            assert_eq!(stats["type"], "percpu_array");
+        }
+        if name == "xdp-dispatcher.o" {
+            // libxdp's dispatcher and its xdp_pass: the entry must be named.
+            assert!(report["problem"]
+                .as_str()
+                .unwrap()
+                .contains("several entry programs (xdp_dispatcher, xdp_pass)"));
+            extra = vec!["--prog", "xdp_dispatcher"];
+        } else {
+            assert!(report["entry"].is_string(), "{name}: {report}");
+        }
+
+        let bed = Testbed::new();
+        let pins = Bpffs::new();
+        let out = bed.load(&pins, object, &extra);
+        assert!(out.ok(), "{name}: {}", out.stderr);
+        assert!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a).is_some(), "{name}");
+        let answered = bed.ping_a_from_b(2, 56);
+        if name.starts_with("xdpfilt_") {
+            // xdp-filter counts every verdict in its pinned xdp_stats_map,
+            // which statswatch reads: exactly the 2 echo requests that came in.
+            let stats = pins.path().join("xdp_stats_map");
+            let seen: u64 = [
+                "XDP_ABORTED",
+                "XDP_DROP",
+                "XDP_PASS",
+                "XDP_TX",
+                "XDP_REDIRECT",
+            ]
+            .iter()
+            .map(|a| counters(&stats, a).0)
+            .sum();
+            assert_eq!(seen, 2, "{name} counted {seen} packets");
+        } else {
+            assert_eq!(answered, 2, "{name} dropped pings");
+        }
+        bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+        assert_eq!(pins.pins(), Vec::<String>::new(), "{name}");
+        loaded.push(name.to_owned());
+    }
+    assert!(loaded.len() >= 10, "loaded only {loaded:?}");
+}
