@@ -6,7 +6,27 @@
 //! so single-dash long flags are rewritten to double-dash before parsing,
 //! using the long names clap itself declares (no second list to keep in sync).
 
-use std::{ffi::OsString, process::ExitCode};
+use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+
+use xdp_core::bpffs::{self, PinReach};
+
+/// Makes `pin_dir` absolute and, when this process runs in a mount namespace
+/// of its own where `pin_dir` is not what the host sees (`ip netns exec`
+/// gives every command a fresh /sys: a bpffs mounted there, and every pin in
+/// it, vanishes when the command exits), moves the process into the host's
+/// mount namespace, keeping its network namespace, and says so on stderr.
+/// Call it before anything is mounted or pinned, while single-threaded.
+pub fn pins_where_the_host_sees_them(prog: &str, pin_dir: &mut PathBuf) -> anyhow::Result<()> {
+    *pin_dir = std::path::absolute(&*pin_dir)?;
+    if bpffs::pin_reach(pin_dir) == PinReach::Private {
+        bpffs::enter_host_mount_namespace(pin_dir)?;
+        eprintln!(
+            "{prog}: note: this process runs in a mount namespace of its own (ip netns exec?): using {} as the host sees it, so pins outlive the process",
+            pin_dir.display()
+        );
+    }
+    Ok(())
+}
 
 /// Prints `err` as the one error line `PROG: cause: cause…` on stderr (and,
 /// for `--json`, as `{"error": …}` on stdout) and returns the failure code.

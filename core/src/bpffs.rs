@@ -21,6 +21,7 @@ use nix::{
 };
 
 const BPF_FS_MAGIC: FsType = FsType(0xcafe_4a11);
+
 const TRACEFS_MAGIC: FsType = FsType(0x7472_6163);
 const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
 const TRACEFS: &str = "/sys/kernel/tracing";
@@ -49,6 +50,120 @@ pub enum BpffsError {
         #[source]
         source: nix::Error,
     },
+    #[error("this process runs in a mount namespace of its own (as under `ip netns exec`), where {path} is not the host's, so pins made there vanish when it exits, and entering the host's mount namespace failed; run it with `nsenter --net=/run/netns/NAME` instead, which changes only the network namespace")]
+    HostUnreachable {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+/// Whether pins made under a directory outlive this process where the host
+/// (and statswatch run from it) can see them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinReach {
+    /// This process sees the directory the host sees (same mount namespace,
+    /// or a mount that propagates into ours).
+    Host,
+    /// This process has a mount namespace of its own in which the directory
+    /// is not the host's: `ip netns exec` gives every command a fresh /sys,
+    /// and a bpffs mounted there dies with the command.
+    Private,
+}
+
+/// A file's identity: (device, inode).
+type FileId = (u64, u64);
+
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// `/proc/PID` of a process in the host's mount namespace, when this process
+/// is in another one: PID 1 where procfs lets us look at it, else the nearest
+/// ancestor in another mount namespace (under `ip netns exec`, the shell that
+/// ran it; some sandboxes hide PID 1 even from root). None when every
+/// process we can see shares our mount namespace: then we are the host.
+fn host_proc() -> Option<&'static Path> {
+    static HOST: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let ours = file_id(Path::new("/proc/self/ns/mnt"))?;
+        let parent = |pid: u32| -> Option<u32> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid …: comm may hold spaces, so after the last ')'.
+            stat.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        };
+        let mut candidates = vec![1];
+        let mut pid = std::process::id();
+        while let Some(ppid) = parent(pid).filter(|p| *p > 1) {
+            candidates.push(ppid);
+            pid = ppid;
+        }
+        candidates.sort_by_key(|p| *p != 1);
+        candidates.into_iter().find_map(|pid| {
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            let theirs = file_id(&proc.join("ns/mnt"))?;
+            (theirs != ours).then_some(proc)
+        })
+    })
+    .as_deref()
+}
+
+/// The (device, inode) of `path` here, and as the host sees it (None there
+/// when this process is in the host's mount namespace or cannot look).
+fn here_and_host(path: &Path) -> (Option<FileId>, Option<FileId>) {
+    let relative = path.strip_prefix("/").unwrap_or(path);
+    let there = host_proc().and_then(|proc| file_id(&proc.join("root").join(relative)));
+    (file_id(path), there)
+}
+
+/// Where pins made under `dir` (absolute) end up; see [`PinReach`]. The
+/// nearest existing ancestor decides when `dir` does not exist yet.
+pub fn pin_reach(dir: &Path) -> PinReach {
+    if host_proc().is_none() {
+        return PinReach::Host;
+    }
+    let existing = dir
+        .ancestors()
+        .find(|d| d.exists())
+        .unwrap_or(Path::new("/"));
+    let (here, there) = here_and_host(existing);
+    if here.is_some() && here == there {
+        PinReach::Host
+    } else {
+        PinReach::Private
+    }
+}
+
+/// Moves the calling *process* (single-threaded, with CAP_SYS_ADMIN) into
+/// the host's mount namespace, keeping its network namespace, so that pins
+/// land on the host's bpffs: what a binary does under `ip netns exec` when
+/// [`pin_reach`] says [`PinReach::Private`]. The working directory becomes
+/// `/`: make paths absolute first.
+pub fn enter_host_mount_namespace(pin_dir: &Path) -> Result<(), BpffsError> {
+    let unreachable = |source| BpffsError::HostUnreachable {
+        path: pin_dir.to_owned(),
+        source,
+    };
+    let proc = host_proc().ok_or_else(|| unreachable(nix::Error::ENOENT))?;
+    let host = std::fs::File::open(proc.join("ns/mnt"))
+        .map_err(|e| unreachable(nix::Error::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    nix::sched::setns(host, CloneFlags::CLONE_NEWNS).map_err(unreachable)
+}
+
+/// Whether the host sees `path` as this process does (the same file). True
+/// when the host's view cannot be read (no procfs of PID 1): nothing says otherwise.
+pub fn host_sees(path: &Path) -> bool {
+    match here_and_host(path) {
+        (None, _) => false,
+        (_, None) => true,
+        (here, there) => here == there,
+    }
 }
 
 fn is_fs(path: &Path, magic: FsType) -> bool {

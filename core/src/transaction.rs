@@ -47,6 +47,8 @@ pub enum TransactionError {
         #[source]
         source: io::Error,
     },
+    #[error("the link pin {path} is not visible from the host's mount namespace, so the program would be detached when this process exits; nothing was left attached")]
+    NotOnHost { path: PathBuf },
     #[error("{op} {path}")]
     Pin {
         op: &'static str,
@@ -296,6 +298,10 @@ impl Transaction {
             if let Some(link) = attachment.take_link() {
                 held.push(link.pin(&path).map_err(pin_err("pinning link at", &path))?);
                 self.made.push(path.clone());
+            }
+            // Never report success for an attachment that dies with us.
+            if !crate::bpffs::host_sees(&path) {
+                return Err(TransactionError::NotOnHost { path });
             }
             links.push(path);
         }

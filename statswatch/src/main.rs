@@ -68,7 +68,11 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = clikit::parse();
+    let mut cli: Cli = clikit::parse();
+    // Under `ip netns exec`, /sys/fs/bpf is the host's only once we look there.
+    if let Err(err) = clikit::pins_where_the_host_sees_them("statswatch", &mut cli.file) {
+        return clikit::fail("statswatch", &err, false);
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => clikit::fail("statswatch", &err, false),

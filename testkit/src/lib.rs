@@ -316,6 +316,50 @@ pub fn counters(stats_map: &Path, action: &str) -> (u64, u64) {
     )
 }
 
+/// A directory of the host's own /sys/fs/bpf, for the tests of what a user
+/// types (`ip netns exec NS xdploader … --pin-dir /sys/fs/bpf/X`): not made
+/// here (the tool under test makes it), removed with everything in it on drop.
+#[derive(Debug)]
+pub struct HostPinDir {
+    path: PathBuf,
+}
+
+impl HostPinDir {
+    #[track_caller]
+    pub fn new() -> Self {
+        let fs_type = run(None, "stat", &["-f", "-c", "%T", "/sys/fs/bpf"]);
+        assert_eq!(
+            fs_type.success().trim(),
+            "bpf_fs",
+            "the host's /sys/fs/bpf is not bpffs: run scripts/setup.sh"
+        );
+        Self {
+            path: PathBuf::from(format!("/sys/fs/bpf/xdptest-{}", unique_id())),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn arg(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl Default for HostPinDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for HostPinDir {
+    fn drop(&mut self) {
+        // Pins are files: unlinking them releases what they held.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// A bpffs instance of the test's own, unmounted (releasing every pin in it,
 /// and so every link and map they held) on drop.
 #[derive(Debug)]

@@ -7,7 +7,7 @@
 
 use aya::maps::{DevMapHash, Map, MapData, ProgramArray};
 use serde_json::Value;
-use testkit::{kern_object, Bpffs, Testbed};
+use testkit::{bin, kern_object, run, Bpffs, HostPinDir, Testbed};
 
 /// Bytes of one ping frame with a 56-byte payload: Ethernet 14 + IPv4 20 + ICMP 8 + 56.
 const PING_FRAME: u64 = 98;
@@ -46,7 +46,7 @@ fn load_ping_watch_break_the_chain_and_unload() {
         .unwrap_or_else(|| panic!("no detach hint: {stdout}"))
         .split_whitespace()
         .collect();
-    let loader = std::fs::canonicalize(testkit::bin("xdploader")).unwrap();
+    let loader = std::fs::canonicalize(bin("xdploader")).unwrap();
     assert_eq!(detach[0], loader.to_str().unwrap(), "{stdout}");
     assert_eq!(
         detach[1..4],
@@ -74,7 +74,7 @@ fn load_ping_watch_break_the_chain_and_unload() {
     assert_eq!(counters(&pins, "XDP_PASS"), (5, 5 * PING_FRAME));
 
     // Detach with exactly the printed command.
-    testkit::run(Some(&bed.ns_a), detach[0], &detach[1..]).success();
+    run(Some(&bed.ns_a), detach[0], &detach[1..]).success();
     assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
     assert_eq!(
         bed.xdp_prog_id(&bed.ns_a, &bed.if_a),
@@ -206,4 +206,75 @@ fn a_large_ifindex_fills_the_devmap_hash_and_counts() {
     assert_eq!(counters(&pins, "XDP_PASS"), (3, 3 * PING_FRAME));
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
     assert_eq!(pins.pins(), Vec::<String>::new());
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn under_ip_netns_exec_the_program_outlives_the_loader_on_the_hosts_bpffs() {
+    if !testkit::kernel() {
+        return;
+    }
+    // `ip netns exec` gives the command a fresh /sys: a bpffs mounted there
+    // dies with it, and the pinned link with it. The loader must pin on the
+    // host's /sys/fs/bpf instead, where statswatch run from the host looks.
+    let bed = Testbed::new();
+    let pins = HostPinDir::new();
+    let elf = kern_object("xdp.elf");
+    let out = run(
+        Some(&bed.ns_a),
+        bin("xdploader"),
+        &[
+            "-file",
+            elf.to_str().unwrap(),
+            "-i",
+            &bed.if_a,
+            "--pin-dir",
+            &pins.arg(),
+        ],
+    );
+    out.success();
+    assert!(
+        out.stderr
+            .contains("note: this process runs in a mount namespace of its own"),
+        "{}",
+        out.stderr
+    );
+
+    // The loader has exited; from the host:
+    let link = pins.path().join("xdploader").join(&bed.if_a).join("link");
+    assert!(link.exists(), "no link pin on the host's bpffs");
+    assert!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a).is_some(), "detached");
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    assert_eq!(
+        testkit::counters(&pins.path().join("stats_map"), "XDP_PASS"),
+        (3, 3 * PING_FRAME)
+    );
+    let shown = run(
+        None,
+        bin("statswatch"),
+        &[
+            "-file",
+            &pins.path().join("stats_map").display().to_string(),
+        ],
+    );
+    let pass = shown
+        .success()
+        .lines()
+        .find(|l| l.starts_with("XDP_PASS"))
+        .unwrap();
+    assert_eq!(pass.split_whitespace().nth(1), Some("3"), "{pass}");
+
+    // And statswatch and unload work from inside the namespace too.
+    let stats = pins.path().join("stats_map").display().to_string();
+    let inside = run(Some(&bed.ns_a), bin("statswatch"), &["-file", &stats]);
+    assert!(inside.success().contains("XDP_PASS"));
+    run(
+        Some(&bed.ns_a),
+        bin("xdploader"),
+        &["unload", "-i", &bed.if_a, "--pin-dir", &pins.arg()],
+    )
+    .success();
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+    assert!(!link.exists());
+    assert!(!pins.path().join("stats_map").exists());
 }

@@ -15,7 +15,10 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     if args.target.interfaces.is_empty() {
         missing("no interface given: doctor -i IF[,IF...]");
     }
-    let report = ops::doctor::run(&args.options())?;
+    let mut opts = args.options();
+    ops::require_root("doctor")?;
+    clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
+    let report = ops::doctor::run(&opts)?;
     print_report(&report, args.target.json, |r| DoctorText(r).to_string())?;
     Ok(if report.open_problems() == 0 {
         ExitCode::SUCCESS

@@ -23,7 +23,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     if args.target.interfaces.is_empty() {
         missing("no interface given: -i IF[,IF...]");
     }
-    let opts = args.options(file);
+    let mut opts = args.options(std::path::absolute(file)?);
     let prepared = ops::load::prepare(&opts)?;
     if !args.target.json {
         let summary = SummaryText {
@@ -37,6 +37,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     // us in; then our own mounts (the hidden BTF, tracefs) go private.
     // Isolation is refused in a multi-threaded process: then only slower.
     ops::require_root("load")?;
+    clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
     bpffs::ensure_bpffs(&opts.pin_dir)?;
     let _ = bpffs::isolate_mounts(!prepared.needs_kernel_btf());
     let mut report = ops::load::execute(prepared, &opts).inspect_err(|e| {

@@ -11,7 +11,10 @@ pub fn run(target: &Target) -> anyhow::Result<ExitCode> {
     if target.interfaces.is_empty() {
         missing("no interface given: unload -i IF[,IF...]");
     }
-    let report = ops::unload::run(&target.unload_options())?;
+    let mut opts = target.unload_options();
+    ops::require_root("unload")?;
+    clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
+    let report = ops::unload::run(&opts)?;
     print_report(&report, target.json, |r| UnloadText(r).to_string())?;
     Ok(ExitCode::SUCCESS)
 }
