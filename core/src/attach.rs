@@ -5,16 +5,14 @@
 
 use std::{
     fs, io,
+    os::fd::{AsFd as _, OwnedFd},
     path::{Path, PathBuf},
 };
 
-use aya::{
-    programs::{links::FdLink, links::PinnedLink, xdp::XdpLink, Xdp, XdpMode},
-    Ebpf,
-};
+use aya::{programs::Xdp, Ebpf};
 use serde::Serialize;
 
-use crate::{errno_text, iface::Interface, state::PinLayout};
+use crate::{errno_text, iface::Interface, state::PinLayout, sys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
@@ -32,15 +30,6 @@ pub enum AttachError {
         path: PathBuf,
         reason: String,
     },
-    #[error("{iface}: opening the pinned link {path}")]
-    OpenLink {
-        iface: String,
-        path: PathBuf,
-        #[source]
-        source: aya::programs::links::LinkError,
-    },
-    #[error("{iface}: the kernel attached through netlink instead of a bpf_link (kernel older than 5.9?); xdploader needs bpf_link XDP attachments")]
-    NoBpfLink { iface: String },
     #[error("removing the stale link pin {path}")]
     RemoveStale {
         path: PathBuf,
@@ -70,38 +59,62 @@ pub struct Attachment {
     pub native_refused: Option<String>,
     /// Updated in place on an existing pinned link: nothing new to pin.
     pub replaced: bool,
-    /// A new link: detached if dropped before the transaction pins it.
-    link: Option<FdLink>,
+    /// A new bpf_link: detached if dropped before the transaction pins it.
+    link: Option<OwnedFd>,
+    /// A replaced link's previous program: put back if dropped before the
+    /// transaction commits, so a failed load leaves every interface running
+    /// exactly what it ran before (with its jump table, still pinned).
+    restore: Option<Restore>,
 }
 
-impl Attachment {
-    /// The new link, for the transaction to pin (None after a replacement).
-    pub fn take_link(&mut self) -> Option<FdLink> {
-        self.link.take()
-    }
+#[derive(Debug)]
+struct Restore {
+    link: OwnedFd,
+    previous: OwnedFd,
+}
 
-    fn new_link(
-        iface: &Interface,
-        mode: XdpMode,
-        link: FdLink,
-        native_refused: Option<String>,
-    ) -> Self {
-        Self {
-            iface: iface.clone(),
-            mode: mode_name(mode),
-            native_refused,
-            replaced: false,
-            link: Some(link),
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Some(restore) = self.restore.take() {
+            // Cannot fail for a live link and a program we hold; if it did,
+            // nothing better could be done here than keeping the new one.
+            let _ = sys::link_update(restore.link.as_fd(), restore.previous.as_fd());
         }
     }
 }
 
-fn mode_name(mode: XdpMode) -> &'static str {
-    match mode {
-        XdpMode::Skb => "skb",
-        XdpMode::Driver => "native",
-        XdpMode::Hardware => "offload",
-        XdpMode::Default => "default",
+impl Attachment {
+    /// The new link, for the transaction to pin (None after a replacement).
+    pub fn take_link(&mut self) -> Option<OwnedFd> {
+        self.link.take()
+    }
+
+    /// The load committed: a replacement stays.
+    pub fn committed(&mut self) {
+        self.restore = None;
+    }
+}
+
+/// An attach mode the kernel is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KernelMode {
+    Native,
+    Skb,
+}
+
+impl KernelMode {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Skb => "skb",
+        }
+    }
+    /// linux/if_link.h XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE.
+    fn flags(self) -> u32 {
+        match self {
+            Self::Native => 1 << 2,
+            Self::Skb => 1 << 1,
+        }
     }
 }
 
@@ -118,129 +131,134 @@ pub fn attach(
         .program_mut(entry)
         .and_then(|p| p.try_into().ok())
         .expect("the entry program was loaded as XDP");
+    let prog = prog
+        .fd()
+        .expect("the entry program is loaded")
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|source| AttachError::Refused {
+            iface: iface.name.clone(),
+            mode: "any",
+            reason: "duplicating the program's fd".into(),
+            source,
+        })?;
 
     let link_path = layout.link(&iface.name);
     if link_path.exists() {
-        if let Some(attachment) = replace_on_pinned_link(prog, iface, &link_path)? {
+        if let Some(attachment) = replace_on_pinned_link(&prog, iface, &link_path)? {
             return Ok(attachment);
         }
     }
 
-    let try_mode = |prog: &mut Xdp, m: XdpMode| -> Result<FdLink, io::Error> {
-        let id = prog
-            .attach_to_if_index(iface.ifindex, m)
-            .map_err(program_io_error)?;
-        let link: XdpLink = prog.take_link(id).map_err(program_io_error)?;
-        // A netlink fallback cannot be pinned; dropping it detaches it.
-        FdLink::try_from(link).map_err(|_| io::Error::from_raw_os_error(libc_enotsup()))
+    let try_mode = |m: KernelMode| sys::xdp_link_create(prog.as_fd(), iface.ifindex, m.flags());
+    let new_link = |m: KernelMode, link, native_refused| Attachment {
+        iface: iface.clone(),
+        mode: m.name(),
+        native_refused,
+        replaced: false,
+        link: Some(link),
+        restore: None,
     };
     let (first, fallback) = match mode {
-        Mode::Auto => (XdpMode::Driver, Some(XdpMode::Skb)),
-        Mode::Native => (XdpMode::Driver, None),
-        Mode::Skb => (XdpMode::Skb, None),
+        Mode::Auto => (KernelMode::Native, Some(KernelMode::Skb)),
+        Mode::Native => (KernelMode::Native, None),
+        Mode::Skb => (KernelMode::Skb, None),
     };
-    let refused = match try_mode(prog, first) {
-        Ok(link) => return Ok(Attachment::new_link(iface, first, link, None)),
-        Err(e) if e.raw_os_error() == Some(libc_enotsup()) => {
-            return Err(AttachError::NoBpfLink {
-                iface: iface.name.clone(),
-            })
-        }
+    let refused = match try_mode(first) {
+        Ok(link) => return Ok(new_link(first, link, None)),
         Err(e) => e,
     };
     // Ask the kernel why, by trying once more with its tracepoint listening.
-    let (retry, message) = kernel_reason(|| try_mode(prog, first));
+    let (retry, message) = kernel_reason(|| try_mode(first));
     if let Ok(link) = retry {
-        return Ok(Attachment::new_link(iface, first, link, None));
+        return Ok(new_link(first, link, None));
     }
-    let reason = describe_refusal(&refused, message.as_deref());
+    let reason = describe_refusal(&refused, message.as_deref(), iface);
     match fallback {
         Some(second) => {
-            let link = try_mode(prog, second).map_err(|e| AttachError::Refused {
+            let link = try_mode(second).map_err(|e| AttachError::Refused {
                 iface: iface.name.clone(),
-                mode: mode_name(second),
-                reason: describe_refusal(&e, None),
+                mode: second.name(),
+                reason: describe_refusal(&e, None, iface),
                 source: e,
             })?;
-            Ok(Attachment::new_link(iface, second, link, Some(reason)))
+            Ok(new_link(second, link, Some(reason)))
         }
         None => Err(AttachError::Refused {
             iface: iface.name.clone(),
-            mode: mode_name(first),
+            mode: first.name(),
             reason,
             source: refused,
         }),
     }
 }
 
-const fn libc_enotsup() -> i32 {
-    nix::errno::Errno::ENOTSUP as i32
-}
-
-fn program_io_error(e: aya::programs::ProgramError) -> io::Error {
-    match e {
-        aya::programs::ProgramError::SyscallError(s) => s.io_error,
-        other => io::Error::other(other.to_string()),
-    }
-}
-
-/// Replaces the program behind our pinned link. `Ok(None)` when the pin is
-/// stale (its interface went away): the pin is removed and a fresh attach follows.
+/// Replaces the program behind our pinned link, keeping what it ran for a
+/// rollback. `Ok(None)` when the pin is stale (its interface went away): the
+/// pin is removed and a fresh attach follows.
 fn replace_on_pinned_link(
-    prog: &mut Xdp,
+    prog: &OwnedFd,
     iface: &Interface,
     link_path: &Path,
 ) -> Result<Option<Attachment>, AttachError> {
-    let replace_err = |reason: String| AttachError::Replace {
+    let replace_err = |what: &str, e: io::Error| AttachError::Replace {
         iface: iface.name.clone(),
         path: link_path.to_owned(),
-        reason,
+        reason: format!("{what}: {}", describe_refusal(&e, None, iface)),
     };
-    let pinned = PinnedLink::from_pin(link_path).map_err(|source| AttachError::OpenLink {
-        iface: iface.name.clone(),
-        path: link_path.to_owned(),
-        source,
-    })?;
-    let link = XdpLink::try_from(FdLink::from(pinned))
-        .map_err(|_| replace_err("the pin is not an XDP link".into()))?;
-    match prog.attach_to_link(link) {
-        Ok(id) => {
-            // Taking the link out of aya and dropping it as an FdLink only
-            // closes our fd: the pin keeps the link, now running the new program.
-            let link = prog.take_link(id).map_err(|e| replace_err(e.to_string()))?;
-            drop(FdLink::try_from(link).map_err(|_| replace_err("not a bpf_link".into()))?);
-            Ok(Some(Attachment {
-                iface: iface.clone(),
-                mode: "existing link's",
-                native_refused: None,
-                replaced: true,
-                link: None,
-            }))
+    let link = sys::obj_get(link_path, false).map_err(|e| replace_err("opening it", e))?;
+    let facts = sys::link_facts(link.as_fd()).map_err(|e| replace_err("reading it", e))?;
+    if facts.xdp_ifindex.is_none() {
+        return Err(AttachError::Replace {
+            iface: iface.name.clone(),
+            path: link_path.to_owned(),
+            reason: "the pin is not an XDP link".into(),
+        });
+    }
+    let previous = sys::prog_fd_by_id(facts.prog_id)
+        .map_err(|e| replace_err("holding the program it runs", e))?;
+    match sys::link_update(link.as_fd(), prog.as_fd()) {
+        Ok(()) => Ok(Some(Attachment {
+            iface: iface.clone(),
+            mode: "existing link's",
+            native_refused: None,
+            replaced: true,
+            link: None,
+            restore: Some(Restore { link, previous }),
+        })),
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOLINK as i32) => {
+            fs::remove_file(link_path).map_err(|source| AttachError::RemoveStale {
+                path: link_path.to_owned(),
+                source,
+            })?;
+            Ok(None)
         }
-        Err(e) => {
-            let err = program_io_error(e);
-            if err.raw_os_error() == Some(nix::errno::Errno::ENOLINK as i32) {
-                fs::remove_file(link_path).map_err(|source| AttachError::RemoveStale {
-                    path: link_path.to_owned(),
-                    source,
-                })?;
-                Ok(None)
-            } else {
-                Err(replace_err(describe_refusal(&err, None)))
-            }
-        }
+        Err(e) => Err(replace_err("updating it", e)),
     }
 }
 
-fn describe_refusal(err: &io::Error, kernel_message: Option<&str>) -> String {
+/// The kernel's refusal in words: its own message when the tracepoint gave
+/// one, the errno, and for EBUSY the command that frees the interface, with
+/// the mode the other program runs in (`xdp off` alone detaches only the
+/// mode the driver defaults to, so it leaves a generic program in place).
+fn describe_refusal(err: &io::Error, kernel_message: Option<&str>, iface: &Interface) -> String {
     let errno = errno_text(err);
-    match (kernel_message, err.raw_os_error().map(nix::errno::Errno::from_raw)) {
-        (Some(msg), _) => format!("{msg} ({errno})"),
-        (None, Some(nix::errno::Errno::EBUSY)) => format!(
-            "another XDP program is attached, probably through netlink by another tool; detach it first (ip link set dev IFACE xdp off) ({errno})"
-        ),
-        (None, _) => errno,
+    let said = match kernel_message {
+        Some(msg) => format!("{msg} ({errno})"),
+        None => errno,
+    };
+    if err.raw_os_error() != Some(nix::errno::Errno::EBUSY as i32) {
+        return said;
     }
+    let mode = match crate::netdev::link(iface.ifindex).map(|l| l.xdp) {
+        Ok(crate::netdev::XdpMode::Skb) => "xdpgeneric",
+        Ok(crate::netdev::XdpMode::Offload) => "xdpoffload",
+        _ => "xdpdrv",
+    };
+    format!(
+        "{said}: another tool attached an XDP program through netlink; detach it first: ip link set dev {} {mode} off",
+        crate::netdev::shell_quote(&iface.name)
+    )
 }
 
 /// Runs `attempt` with the kernel's `xdp:bpf_xdp_link_attach_failed`

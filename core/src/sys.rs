@@ -1,5 +1,9 @@
-//! The two bpf(2) calls aya does not expose: opening a pin read-only, and
-//! the XDP interface of a pinned link. Everything else goes through aya.
+//! The bpf(2) calls aya does not expose, or not as the loader needs them:
+//! opening a pin read-only, what a link runs and where, a program by id, an
+//! XDP bpf_link with no netlink fallback (aya attaches through netlink when
+//! BPF_LINK_CREATE says EINVAL, and such an attachment cannot be pinned),
+//! pinning it, and pointing a link at another program. Everything else goes
+//! through aya.
 
 use std::{
     ffi::CString,
@@ -11,7 +15,9 @@ use std::{
     path::Path,
 };
 
-use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_link_info, bpf_link_type, BPF_F_RDONLY};
+use aya_obj::generated::{
+    bpf_attach_type, bpf_attr, bpf_cmd, bpf_link_info, bpf_link_type, BPF_F_RDONLY,
+};
 
 fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
     // SAFETY: attr is a valid bpf_attr that outlives the call; the kernel
@@ -46,8 +52,15 @@ pub fn obj_get(path: &Path, read_only: bool) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// The ifindex an XDP link is attached to; None for other link types.
-pub fn xdp_link_ifindex(link: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+/// What the kernel says of a link: the program it runs, and for an XDP link
+/// the interface it is attached to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkFacts {
+    pub prog_id: u32,
+    pub xdp_ifindex: Option<u32>,
+}
+
+pub fn link_facts(link: BorrowedFd<'_>) -> io::Result<LinkFacts> {
     // SAFETY: plain data, all-zero is valid.
     let mut info: bpf_link_info = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
@@ -58,9 +71,70 @@ pub fn xdp_link_ifindex(link: BorrowedFd<'_>) -> io::Result<Option<u32>> {
     get.info_len = size_of::<bpf_link_info>() as u32;
     get.info = std::ptr::from_mut(&mut info) as u64;
     bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
-    if info.type_ != bpf_link_type::BPF_LINK_TYPE_XDP as u32 {
-        return Ok(None);
-    }
-    // SAFETY: the kernel filled the xdp member for an XDP link.
-    Ok(Some(unsafe { info.__bindgen_anon_1.xdp.ifindex }))
+    let xdp_ifindex = if info.type_ == bpf_link_type::BPF_LINK_TYPE_XDP as u32 {
+        // SAFETY: the kernel filled the xdp member for an XDP link.
+        Some(unsafe { info.__bindgen_anon_1.xdp.ifindex })
+    } else {
+        None
+    };
+    Ok(LinkFacts {
+        prog_id: info.prog_id,
+        xdp_ifindex,
+    })
+}
+
+/// The ifindex an XDP link is attached to; None for other link types.
+pub fn xdp_link_ifindex(link: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    link_facts(link).map(|facts| facts.xdp_ifindex)
+}
+
+/// BPF_PROG_GET_FD_BY_ID: a reference that keeps the program alive.
+pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain data, all-zero is valid.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: writing the GET_FD_BY_ID member, which the call reads.
+    attr.__bindgen_anon_6.__bindgen_anon_1.prog_id = id;
+    let fd = bpf(bpf_cmd::BPF_PROG_GET_FD_BY_ID, &mut attr)?;
+    // SAFETY: the call returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// BPF_LINK_UPDATE: `link` runs `prog` from now on (atomically).
+pub fn link_update(link: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: plain data, all-zero is valid.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: writing the BPF_LINK_UPDATE member, which the call reads.
+    let update = unsafe { &mut attr.link_update };
+    update.link_fd = link.as_raw_fd() as u32;
+    update.__bindgen_anon_1.new_prog_fd = prog.as_raw_fd() as u32;
+    bpf(bpf_cmd::BPF_LINK_UPDATE, &mut attr).map(drop)
+}
+
+/// BPF_LINK_CREATE for XDP on `ifindex` with `flags` (XDP_FLAGS_*_MODE): the
+/// kernel's own errno when it refuses, never a netlink fallback. Dropping the
+/// fd before it is pinned detaches the program.
+pub fn xdp_link_create(prog: BorrowedFd<'_>, ifindex: u32, flags: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain data, all-zero is valid.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: writing the BPF_LINK_CREATE member, which the call reads.
+    let create = unsafe { &mut attr.link_create };
+    create.__bindgen_anon_1.prog_fd = prog.as_raw_fd() as u32;
+    create.__bindgen_anon_2.target_ifindex = ifindex;
+    create.attach_type = bpf_attach_type::BPF_XDP as u32;
+    create.flags = flags;
+    let fd = bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)?;
+    // SAFETY: the call returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// BPF_OBJ_PIN: `fd` (a map, program or link) pinned at `path` on bpffs.
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
+    let path = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: plain data, all-zero is valid.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: writing the BPF_OBJ_PIN member of the union, which the call reads.
+    let obj = unsafe { &mut attr.__bindgen_anon_4 };
+    obj.pathname = path.as_ptr() as u64;
+    obj.bpf_fd = fd.as_raw_fd() as u32;
+    bpf(bpf_cmd::BPF_OBJ_PIN, &mut attr).map(drop)
 }

@@ -296,7 +296,9 @@ impl Transaction {
         for attachment in &mut attachments {
             let path = layout.link(&attachment.iface.name);
             if let Some(link) = attachment.take_link() {
-                held.push(link.pin(&path).map_err(pin_err("pinning link at", &path))?);
+                crate::sys::obj_pin(std::os::fd::AsFd::as_fd(&link), &path)
+                    .map_err(io_err("pinning link at", &path))?;
+                held.push(link);
                 self.made.push(path.clone());
             }
             // Never report success for an attachment that dies with us.
@@ -324,6 +326,9 @@ impl Transaction {
         }
         let _ = fs::remove_dir_all(&self.staging);
         self.done = true;
+        for attachment in &mut attachments {
+            attachment.committed();
+        }
         // The links are pinned now: dropping them only closes our fds.
         drop(held);
         Ok(Committed {

@@ -1,0 +1,159 @@
+//! The lifecycle guarantees: each failure made real in a netns, and the
+//! state checked afterwards, with the loader gone.
+
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aya::maps::MapInfo;
+use testkit::{kern_object, sh, Bpffs, Run, Testbed};
+
+/// Bytes of one ping frame with a 56-byte payload.
+const PING_FRAME: u64 = 98;
+
+fn load(bed: &Testbed, pins: &Bpffs, ifaces: &str, extra: &[&str]) -> Run {
+    let elf = kern_object("xdp.elf");
+    let mut args = vec!["-file", elf.to_str().unwrap(), "-i", ifaces];
+    args.extend_from_slice(extra);
+    bed.xdploader(pins, &args)
+}
+
+/// What a failed load must leave exactly as it was: the program on each
+/// interface, and every pin with the map behind it.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    programs: Vec<Option<u64>>,
+    pins: Vec<(String, Option<u32>)>,
+}
+
+fn snapshot(bed: &Testbed, pins: &Bpffs, ifaces: &[&str]) -> Snapshot {
+    Snapshot {
+        programs: ifaces
+            .iter()
+            .map(|i| bed.xdp_prog_id(&bed.ns_a, i))
+            .collect(),
+        pins: pins
+            .pins()
+            .into_iter()
+            .map(|p| {
+                let id = MapInfo::from_pin(pins.path().join(&p)).ok().map(|i| i.id());
+                (p, id)
+            })
+            .collect(),
+    }
+}
+
+/// After a failed reload, with the loader gone: the old chain still runs
+/// (a jump table emptied by the kernel would turn every ping into XDP_ABORTED).
+#[track_caller]
+fn still_counts(bed: &Testbed, pins: &Bpffs, before: u64) {
+    assert_eq!(bed.ping_a_from_b(3, 56), 3, "traffic black-holed");
+    let stats = pins.path().join("stats_map");
+    assert_eq!(
+        testkit::counters(&stats, "XDP_PASS"),
+        (before + 3, (before + 3) * PING_FRAME)
+    );
+    assert_eq!(testkit::counters(&stats, "XDP_ABORTED"), (0, 0));
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_reload_that_fails_on_the_second_interface_keeps_the_first_as_it_was() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    load(&bed, &pins, &bed.if_a, &[]).success();
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+
+    // A second interface where our attach fails: another tool's program,
+    // attached through netlink, makes BPF_LINK_CREATE return EBUSY.
+    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
+    sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
+    ]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
+    let pass = kern_object("xdp_pass.elf");
+    sh(&[
+        "ip",
+        "-n",
+        &bed.ns_a,
+        "link",
+        "set",
+        "dev",
+        &c,
+        "xdpgeneric",
+        "obj",
+        pass.to_str().unwrap(),
+        "sec",
+        "xdp.frags",
+    ]);
+    let ifaces = [bed.if_a.as_str(), c.as_str()];
+    let before = snapshot(&bed, &pins, &ifaces);
+
+    let out = load(&bed, &pins, &ifaces.join(","), &[]);
+    assert!(!out.ok(), "{out:#?}");
+    // The fix named must work for a generic program: `xdp off` alone would not.
+    assert!(
+        out.stderr
+            .contains(&format!("ip link set dev {c} xdpgeneric off")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(&bed, &pins, &ifaces), before);
+    still_counts(&bed, &pins, 2);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn mode_native_refused_by_one_interface_leaves_the_others_as_they_were() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    load(&bed, &pins, &bed.if_a, &["--mode", "native"]).success();
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    // A bridge has no native XDP: BPF_LINK_CREATE says EOPNOTSUPP.
+    let bridge = format!("{}br", bed.if_a);
+    sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &bridge, "type", "bridge",
+    ]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &bridge, "up"]);
+    let ifaces = [bed.if_a.as_str(), bridge.as_str()];
+    let before = snapshot(&bed, &pins, &ifaces);
+
+    let out = load(&bed, &pins, &ifaces.join(","), &["--mode", "native"]);
+    assert!(!out.ok(), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains(&format!("{bridge}: native XDP attach refused")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot(&bed, &pins, &ifaces), before);
+    still_counts(&bed, &pins, 2);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn auto_mode_falls_back_to_skb_on_a_device_without_native_xdp_and_says_why() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let bridge = format!("{}br", bed.if_a);
+    sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &bridge, "type", "bridge",
+    ]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &bridge, "up"]);
+    let out = load(&bed, &pins, &bridge, &["--json"]);
+    let report = out.json();
+    assert_eq!(report["attached"][0]["mode"], "skb", "{report}");
+    let why = report["attached"][0]["native_refused"].as_str().unwrap();
+    assert!(why.contains("EOPNOTSUPP"), "{why}");
+    assert!(bed.xdp_prog_id(&bed.ns_a, &bridge).is_some());
+    bed.xdploader(&pins, &["unload", "-i", &bridge]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}
