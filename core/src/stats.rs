@@ -53,6 +53,10 @@ pub fn row_label(index: u32) -> String {
 pub enum StatsError {
     #[error("no pinned map at {path}: is the program loaded (xdploader) and bpffs mounted?")]
     Missing { path: PathBuf },
+    #[error(
+        "{path} is {what}, not a pinned map: give the stats map's pin, e.g. /sys/fs/bpf/stats_map"
+    )]
+    NotAMap { path: PathBuf, what: String },
     #[error("cannot open {path} as a pinned BPF map")]
     Open {
         path: PathBuf,
@@ -106,6 +110,12 @@ impl std::fmt::Debug for StatsMap {
 impl StatsMap {
     /// Opens the map pinned at `path`, read-only, and checks its type and layout.
     pub fn open(path: &Path) -> Result<Self, StatsError> {
+        if let Some(what) = not_a_map(path) {
+            return Err(StatsError::NotAMap {
+                path: path.to_owned(),
+                what,
+            });
+        }
         let fd = crate::sys::obj_get(path, true).map_err(|e| {
             open_error(
                 path,
@@ -208,6 +218,24 @@ impl StatsMap {
                 })
             })
             .collect()
+    }
+}
+
+/// What `path` is when it exists but cannot be a pinned map: a directory,
+/// a file not on bpffs, a pinned link or program. The kernel would answer
+/// EACCES or EINVAL, which says none of that.
+fn not_a_map(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return Some("a directory".into());
+    }
+    if !crate::bpffs::is_bpffs(path) {
+        return Some(format!("{} not on bpffs", crate::ops::file_kind(&meta)));
+    }
+    let fd = crate::sys::obj_get(path, false).ok()?;
+    match crate::sys::object_kind(std::os::fd::AsFd::as_fd(&fd)).ok()? {
+        "map" => None,
+        kind => Some(format!("a pinned BPF {kind}")),
     }
 }
 

@@ -138,3 +138,20 @@ pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
     obj.bpf_fd = fd.as_raw_fd() as u32;
     bpf(bpf_cmd::BPF_OBJ_PIN, &mut attr).map(drop)
 }
+
+/// What kind of BPF object an fd is, from the kernel's name for its anon
+/// inode (`bpf-map`, `bpf-prog`, `bpf_link`): BPF_OBJ_GET_INFO_BY_FD answers
+/// for any of them, filling the caller's struct with the wrong layout.
+pub fn object_kind(fd: BorrowedFd<'_>) -> io::Result<&'static str> {
+    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    let name = target.to_string_lossy();
+    Ok(if name.contains("bpf-map") {
+        "map"
+    } else if name.contains("bpf-prog") {
+        "program"
+    } else if name.contains("bpf_link") || name.contains("bpf-link") {
+        "link"
+    } else {
+        "other"
+    })
+}

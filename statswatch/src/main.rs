@@ -79,7 +79,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The longest interval taken: a day. Longer is a typo, and beyond ~1e19
+/// seconds a Duration cannot even hold it.
+const MAX_INTERVAL_SECS: f64 = 86_400.0;
+
+fn watch_period(secs: f64) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        (0.01..=MAX_INTERVAL_SECS).contains(&secs),
+        "--interval {secs}: give 0.01 to {MAX_INTERVAL_SECS} seconds"
+    );
+    Ok(Duration::from_secs_f64(secs))
+}
+
 fn run(cli: &Cli) -> anyhow::Result<()> {
+    // Checked before anything is opened or attached.
+    if let Some(secs) = cli.interval {
+        watch_period(secs)?;
+    }
+    anyhow::ensure!(cli.count != Some(0), "--count 0: give at least 1 interval");
     let map = StatsMap::open(&cli.file)?;
     let watching = cli.watch || cli.interval.is_some() || cli.count.is_some() || cli.errors;
     // Before any thread starts: a tracefs mounted for the tracepoints stays
@@ -114,11 +131,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let interval = cli.interval.unwrap_or(1.0);
-    anyhow::ensure!(
-        interval.is_finite() && interval >= 0.01,
-        "--interval {interval}: give at least 0.01 seconds"
-    );
+    let period = watch_period(cli.interval.unwrap_or(1.0))?;
     // Ctrl-C (or SIGTERM) wakes the wait at once; no polling between samples.
     let (stop, stopped) = mpsc::channel();
     ctrlc::set_handler(move || {
@@ -138,7 +151,6 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 
     let mut watcher = watch::Watcher::new(map, cli.per_cpu, error_counters()?)?;
     let redraw = !cli.json && std::io::stdout().is_terminal();
-    let period = Duration::from_secs_f64(interval);
     let mut next = Instant::now() + period;
     let mut stdout = std::io::stdout().lock();
     loop {

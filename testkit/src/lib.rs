@@ -132,6 +132,35 @@ pub fn run<S: AsRef<std::ffi::OsStr>>(
     cmd.output().expect("spawning command").into()
 }
 
+/// Runs `program ARGS…`, killed after `limit` (then `code` is None and
+/// stderr says so): for commands whose failure mode is hanging.
+pub fn run_with_timeout<S: AsRef<std::ffi::OsStr>>(
+    limit: std::time::Duration,
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[S],
+) -> Run {
+    let mut child = Command::new(program.as_ref())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning command");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().expect("waiting").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Run {
+                code: None,
+                stdout: String::new(),
+                stderr: format!("killed after {limit:?}: it hung"),
+            };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collecting output").into()
+}
+
 /// Runs a setup command that must succeed.
 #[track_caller]
 pub fn sh(args: &[&str]) {

@@ -118,7 +118,11 @@ fn statswatch_missing_pin_and_flags() {
     );
     let (_dir, path) = temp_file("plain", b"not a map");
     let out = run(None, bin("statswatch"), &["-file", &path]);
-    assert_one_line_error(&out, "statswatch", "cannot open");
+    assert_one_line_error(
+        &out,
+        "statswatch",
+        "plain is a regular file not on bpffs, not a pinned map",
+    );
     let out = run(None, bin("statswatch"), &[] as &[&str]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("Usage:"));
@@ -274,6 +278,86 @@ fn statswatch_wrong_map_type() {
         &["-file", scratch.to_str().unwrap()],
     );
     assert_one_line_error(&out, "statswatch", "8-byte values");
+    // Pins and paths that are no map at all: say what they are.
+    let link = pins.path().join("xdploader").join(&bed.if_a).join("link");
+    for (path, what) in [
+        (
+            link.display().to_string(),
+            "is a pinned BPF link, not a pinned map",
+        ),
+        (pins.arg(), "is a directory, not a pinned map"),
+        (
+            "/etc/passwd".to_owned(),
+            "is a regular file not on bpffs, not a pinned map",
+        ),
+    ] {
+        let out = run(None, bin("statswatch"), &["-file", &path]);
+        assert_one_line_error(&out, "statswatch", what);
+    }
+}
+
+#[test]
+fn statswatch_refuses_intervals_and_counts_it_cannot_honour() {
+    // Checked before the map is opened: no kernel needed. 1e20 and 1e19
+    // panicked in Duration, 1e10 waited for 317 years, --count 0 ran once.
+    for (args, cause) in [
+        (
+            &["--interval", "1e20"][..],
+            "--interval 100000000000000000000: give 0.01 to 86400 seconds",
+        ),
+        (&["--interval", "1e19"], "give 0.01 to 86400 seconds"),
+        (&["--interval", "1e10"], "give 0.01 to 86400 seconds"),
+        (&["--interval", "0"], "give 0.01 to 86400 seconds"),
+        (&["--interval", "NaN"], "give 0.01 to 86400 seconds"),
+        (&["--count", "0"], "--count 0: give at least 1 interval"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["-file", "/sys/fs/bpf/stats_map"]);
+        let out = run(None, bin("statswatch"), &all);
+        assert_one_line_error(&out, "statswatch", cause);
+    }
+}
+
+#[test]
+fn object_files_that_are_not_regular_or_too_large_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // A sparse file one byte over the bound: refused by its size, not read.
+    let huge = dir.path().join("huge.o");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len((64 << 20) + 1)
+        .unwrap();
+    for (path, cause) in [
+        (fifo.display().to_string(), "is a FIFO, not an object file"),
+        (
+            "/dev/zero".to_owned(),
+            "is a character device, not an object file",
+        ),
+        (
+            dir.path().display().to_string(),
+            "is a directory, not an object file",
+        ),
+        (
+            huge.display().to_string(),
+            "has 67108865 bytes, more than the 67108864",
+        ),
+    ] {
+        // A FIFO would block the old loader forever: a timeout makes that a failure.
+        let out = testkit::run_with_timeout(
+            std::time::Duration::from_secs(10),
+            bin("xdploader"),
+            &["inspect", "-file", &path],
+        );
+        assert_one_line_error(&out, "xdploader", cause);
+        let out = testkit::run_with_timeout(
+            std::time::Duration::from_secs(10),
+            bin("xdploader"),
+            &["-file", &path, "-i", "lo"],
+        );
+        assert_one_line_error(&out, "xdploader", cause);
+    }
 }
 
 #[test]

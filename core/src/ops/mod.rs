@@ -18,6 +18,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is {what}, not an object file")]
+    NotAFile { path: PathBuf, what: &'static str },
+    #[error("{path} has {size} bytes, more than the {MAX_OBJECT_BYTES} an XDP object file can sensibly have")]
+    TooLarge { path: PathBuf, size: u64 },
     #[error("{0}: run as root (loading BPF programs and attaching XDP need CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)")]
     NotRoot(&'static str),
     #[error("{file}")]
@@ -58,12 +62,55 @@ pub fn require_root(what: &'static str) -> Result<(), Error> {
     }
 }
 
+/// The largest object file read. Real XDP objects are kilobytes to a few
+/// MiB (BTF included); without a bound, /dev/zero reads until memory runs out.
+pub const MAX_OBJECT_BYTES: u64 = 64 << 20;
+
+/// What kind of file a path is, for messages.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a regular file"
+    }
+}
+
 /// Reads and inspects `file` (no root needed): shared by load and inspect.
+/// Only a regular file of sane size is read: a FIFO would block, a device
+/// never end.
 pub fn read_object(file: &Path) -> Result<(Vec<u8>, crate::elf::Inspected), Error> {
-    let data = std::fs::read(file).map_err(|source| Error::Read {
+    use std::io::Read as _;
+    let read_err = |source| Error::Read {
         path: file.to_owned(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(file).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            path: file.to_owned(),
+            what: file_kind(&meta),
+        });
+    }
+    if meta.len() > MAX_OBJECT_BYTES {
+        return Err(Error::TooLarge {
+            path: file.to_owned(),
+            size: meta.len(),
+        });
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_OBJECT_BYTES + 1).read_to_end(&mut data))
+        .map_err(read_err)?;
     let inspected = crate::elf::inspect(&data).map_err(|source| Error::Elf {
         file: file.display().to_string(),
         source,
