@@ -105,6 +105,21 @@ pub struct Target {
     /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
+    /// Seconds to wait while another xdploader holds the pin directory's lock
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = lock_wait)]
+    pub lock_wait: std::time::Duration,
+}
+
+/// `--lock-wait SECS`: 0 to an hour.
+fn lock_wait(arg: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = arg
+        .parse()
+        .map_err(|_| format!("{arg:?} is not a number of seconds"))?;
+    if (0.0..=3600.0).contains(&secs) {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("{arg}: give 0 to 3600 seconds"))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -200,6 +215,7 @@ impl LoadArgs {
             mode: self.mode.into(),
             fresh: self.fresh,
             peer_fix: !self.no_peer_fix,
+            lock_wait: self.target.lock_wait,
         }
     }
 }
@@ -209,6 +225,7 @@ impl Target {
         UnloadOptions {
             interfaces: self.interfaces.clone(),
             pin_dir: self.pin_dir.clone(),
+            lock_wait: self.lock_wait,
         }
     }
 }

@@ -157,3 +157,88 @@ fn auto_mode_falls_back_to_skb_on_a_device_without_native_xdp_and_says_why() {
     bed.xdploader(&pins, &["unload", "-i", &bridge]).success();
     assert_eq!(pins.pins(), Vec::<String>::new());
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_second_loader_waits_for_the_pin_dir_lock_then_names_its_holder() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    // This test process holds an flock on the pin directory, as a running
+    // loader does.
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::open(pins.path()).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    let out = load(&bed, &pins, &bed.if_a, &["--lock-wait", "0.3"]);
+    drop(held);
+    assert!(!out.ok());
+    assert!(
+        out.stderr
+            .contains(&format!("is locked by pid {}", std::process::id())),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(pins.pins(), Vec::<String>::new(), "nothing pinned");
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+    // The holder gone, the next load goes through.
+    load(&bed, &pins, &bed.if_a, &[]).success();
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn concurrent_loads_on_two_interfaces_share_the_one_pinned_stats_map() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
+    sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
+    ]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &d, "up"]);
+    for round in 0..10 {
+        let runs: Vec<Run> = std::thread::scope(|s| {
+            let a = s.spawn(|| load(&bed, &pins, &bed.if_a, &[]));
+            let b = s.spawn(|| load(&bed, &pins, &c, &[]));
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        for run in &runs {
+            assert!(run.ok(), "round {round}: {run:#?}");
+        }
+        // Both programs count into the map that is pinned, not into one
+        // that a concurrent load replaced.
+        let pinned = MapInfo::from_pin(pins.path().join("stats_map"))
+            .unwrap()
+            .id();
+        for iface in [bed.if_a.as_str(), c.as_str()] {
+            let prog = bed.xdp_prog_id(&bed.ns_a, iface).unwrap();
+            let show = testkit::run(
+                None,
+                "bpftool",
+                &["-j", "prog", "show", "id", &prog.to_string()],
+            );
+            let info: serde_json::Value = serde_json::from_str(show.success()).unwrap();
+            let maps: Vec<u64> = info["map_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_u64().unwrap())
+                .collect();
+            assert!(
+                maps.contains(&u64::from(pinned)),
+                "round {round}: {iface} runs with maps {maps:?}, stats_map pinned is {pinned}"
+            );
+        }
+    }
+    for iface in [bed.if_a.as_str(), c.as_str()] {
+        bed.xdploader(&pins, &["unload", "-i", iface]).success();
+    }
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}

@@ -42,6 +42,8 @@ pub struct LoadOptions {
     pub fresh: bool,
     /// Fix a veth's peer in native mode (pass program, tx checksum off).
     pub peer_fix: bool,
+    /// How long to wait for another loader on the same pin directory.
+    pub lock_wait: std::time::Duration,
 }
 
 /// Everything decided before touching the kernel.
@@ -121,6 +123,8 @@ pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Err
     require_root("load")?;
     let pin_dir = &opts.pin_dir;
     bpffs::ensure_bpffs(pin_dir)?;
+    // Held until the report is made: pins, records and the peer fix included.
+    let _lock = crate::state::PinDirLock::acquire(pin_dir, opts.lock_wait)?;
 
     let layout = PinLayout::new(pin_dir);
     let pins = crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh)?;

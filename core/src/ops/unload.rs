@@ -14,6 +14,8 @@ use crate::{
 pub struct UnloadOptions {
     pub interfaces: Vec<String>,
     pub pin_dir: PathBuf,
+    /// How long to wait for another loader on the same pin directory.
+    pub lock_wait: std::time::Duration,
 }
 
 #[derive(Debug, Serialize)]
@@ -29,6 +31,12 @@ pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
     for name in &opts.interfaces {
         iface::validate_name(name)?;
     }
+    // No pin directory: nothing of ours there, which the first interface says.
+    let _lock = opts
+        .pin_dir
+        .is_dir()
+        .then(|| state::PinDirLock::acquire(&opts.pin_dir, opts.lock_wait))
+        .transpose()?;
     let layout = PinLayout::new(&opts.pin_dir);
     let mut unloaded = Vec::new();
     let mut peers_restored = Vec::new();
