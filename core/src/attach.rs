@@ -261,6 +261,26 @@ fn describe_refusal(err: &io::Error, kernel_message: Option<&str>, iface: &Inter
     )
 }
 
+/// The tracefs instance of the loader with pid N is `xdploader-N`.
+const TRACE_INSTANCE_PREFIX: &str = "xdploader-";
+
+/// Instances are kernel-wide: a loader killed while it listened leaves its
+/// own behind. Removes those whose loader is gone.
+fn remove_dead_instances(instances: &Path) {
+    for entry in fs::read_dir(instances).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(TRACE_INSTANCE_PREFIX)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// Runs `attempt` with the kernel's `xdp:bpf_xdp_link_attach_failed`
 /// tracepoint enabled in a tracefs instance of our own, and returns the
 /// message the kernel gave for the failure, e.g. "veth: Peer MTU is too large
@@ -277,9 +297,10 @@ fn kernel_reason<T>(
         }
     }
     let instance = crate::bpffs::tracefs().and_then(|root| {
+        remove_dead_instances(&root.join("instances"));
         let dir = root
             .join("instances")
-            .join(format!("xdploader-{}", std::process::id()));
+            .join(format!("{TRACE_INSTANCE_PREFIX}{}", std::process::id()));
         fs::create_dir(&dir).ok()?;
         let instance = Instance(dir);
         fs::write(

@@ -220,6 +220,11 @@ fn interface_dirs(layout: &PinLayout) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
+/// Ids of every map some interface of ours records: the maps this tool pinned.
+pub fn recorded_ids(layout: &PinLayout) -> HashSet<u32> {
+    ids_recorded_elsewhere(layout, "")
+}
+
 /// Ids recorded by every interface of ours except `iface`.
 fn ids_recorded_elsewhere(layout: &PinLayout, iface: &str) -> HashSet<u32> {
     interface_dirs(layout)
@@ -280,6 +285,122 @@ pub fn attached_interfaces(layout: &PinLayout) -> Vec<Interface> {
         .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found
+}
+
+/// The pid a staging directory name carries (`tmp-<pid>`).
+fn staging_pid(name: &str) -> Option<u32> {
+    name.strip_prefix(STAGING_PREFIX)?.parse().ok()
+}
+
+/// The map ids the program on each of our links uses right now, by interface.
+fn running_map_ids(layout: &PinLayout) -> Vec<(String, HashSet<u32>)> {
+    let links: Vec<(String, u32)> = interface_dirs(layout)
+        .into_iter()
+        .filter_map(|(name, _)| {
+            let link = crate::sys::obj_get(&layout.link(&name), false).ok()?;
+            let facts = crate::sys::link_facts(std::os::fd::AsFd::as_fd(&link)).ok()?;
+            Some((name, facts.prog_id))
+        })
+        .collect();
+    let programs: Vec<_> = aya::programs::loaded_programs()
+        .flatten()
+        .filter(|p| links.iter().any(|(_, id)| *id == p.id()))
+        .map(|p| (p.id(), p.map_ids().ok().flatten().unwrap_or_default()))
+        .collect();
+    links
+        .into_iter()
+        .map(|(iface, prog)| {
+            let ids = programs
+                .iter()
+                .filter(|(id, _)| *id == prog)
+                .flat_map(|(_, maps)| maps.iter().copied())
+                .collect();
+            (iface, ids)
+        })
+        .collect()
+}
+
+/// Cleans up what loaders that died (SIGKILL, a crash) left: their staging
+/// directories, which keep maps and programs alive. Call it holding the
+/// [`PinDirLock`]: then every other staging directory is a dead loader's.
+///
+/// A loader killed after it pointed a link at its new program, but before it
+/// moved its pins into place, leaves that program running with its jump
+/// table pinned only in staging: removing the staging pin would empty the
+/// table (the kernel clears a prog array with no user reference left) and
+/// black-hole the interface. So when a running program of ours uses a staged
+/// map, the dead load is completed (its pins and records moved into place);
+/// otherwise it is undone. Returns one line per dead loader.
+pub fn clean_dead_staging(layout: &PinLayout) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(layout.state_root()) else {
+        return Vec::new();
+    };
+    let mine = std::process::id();
+    let mut done = Vec::new();
+    let mut running = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = staging_pid(&name) else {
+            continue;
+        };
+        // A loader of an older version took no lock: leave a live one alone.
+        if pid == mine || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let staging = entry.path();
+        let maps = staging.join("m");
+        let staged = pins_under(&maps);
+        let running = running.get_or_insert_with(|| running_map_ids(layout));
+        let staged_ids: Vec<(PathBuf, Option<u32>)> = staged
+            .iter()
+            .map(|r| (r.clone(), map_id(&maps.join(r))))
+            .collect();
+        let users: Vec<&(String, HashSet<u32>)> = running
+            .iter()
+            .filter(|(_, ids)| {
+                staged_ids
+                    .iter()
+                    .any(|(_, id)| id.is_some_and(|id| ids.contains(&id)))
+            })
+            .collect();
+        let line = if users.is_empty() {
+            format!(
+                "removed what pid {pid} left when it died mid-load ({} staged map pins)",
+                staged.len()
+            )
+        } else {
+            // The records of each interface running the dead load's program
+            // now name its maps, so a later unload removes the right pins.
+            for (iface, ids) in &users {
+                for (relative, id) in &staged_ids {
+                    if !id.is_some_and(|id| ids.contains(&id)) {
+                        continue;
+                    }
+                    let record = layout.records(iface).join(relative);
+                    let Ok(fd) = crate::sys::obj_get(&maps.join(relative), false) else {
+                        continue;
+                    };
+                    if let Some(parent) = record.parent() {
+                        let _ = fs::create_dir_all(parent);
+                    }
+                    let _ = fs::remove_file(&record);
+                    let _ = crate::sys::obj_pin(std::os::fd::AsFd::as_fd(&fd), &record);
+                }
+            }
+            let mut moved = 0;
+            for relative in &staged {
+                let to = layout.map(relative);
+                if let Some(parent) = to.parent() {
+                    let _ = fs::create_dir_all(parent);
+                }
+                moved += usize::from(fs::rename(maps.join(relative), &to).is_ok());
+            }
+            format!("completed the load of pid {pid}, which died after attaching: moved {moved} pins into place")
+        };
+        let _ = fs::remove_dir_all(&staging);
+        done.push(line);
+    }
+    done
 }
 
 /// What releasing one interface's state removed.

@@ -83,8 +83,11 @@ fn pin_err<'a>(
 pub enum PinAction {
     /// No pin yet: pin the new map.
     Create,
-    /// A matching pin exists: aya uses it, its content carries on.
+    /// A matching pin of ours exists: aya uses it, its content carries on.
     Reuse,
+    /// A matching pin exists that another tool made (no load of ours
+    /// records it): used the same way, but never recorded, so never removed.
+    Borrow,
     /// A pin exists but is rebuilt (prog array, devmap) or `--fresh`: replaced atomically.
     Replace,
 }
@@ -120,6 +123,7 @@ pub fn plan_map_pins(
     fresh: bool,
 ) -> Result<Vec<MapPin>, TransactionError> {
     let mut pins = Vec::new();
+    let ours = state::recorded_ids(layout);
     for map in &summary.maps {
         let Some(pin) = &map.pin else { continue };
         let path = layout.map(&pin.path);
@@ -133,8 +137,10 @@ pub fn plan_map_pins(
             let differences = pin_differences(map, &info);
             if rebuilt_each_load(map) || (fresh && !differences.is_empty()) {
                 PinAction::Replace
-            } else if differences.is_empty() {
+            } else if differences.is_empty() && ours.contains(&info.id()) {
                 PinAction::Reuse
+            } else if differences.is_empty() {
+                PinAction::Borrow
             } else {
                 return Err(TransactionError::PinMismatch {
                     name: map.name.clone(),
@@ -240,7 +246,7 @@ impl Transaction {
         let mut paths = Vec::new();
         for pin in pins {
             let path = match pin.action {
-                PinAction::Reuse => pin.path.clone(),
+                PinAction::Reuse | PinAction::Borrow => pin.path.clone(),
                 PinAction::Create | PinAction::Replace => {
                     let staged = self.staged(pin);
                     if let Some(parent) = staged.parent() {
@@ -265,7 +271,8 @@ impl Transaction {
         let layout = self.layout.clone();
         // (staged, final, whether a rollback removes it: not when it replaced a pin)
         let mut renames = Vec::new();
-        for pin in pins.iter().filter(|p| p.action != PinAction::Reuse) {
+        let staged = |p: &&MapPin| matches!(p.action, PinAction::Create | PinAction::Replace);
+        for pin in pins.iter().filter(staged) {
             if let Some(parent) = pin.path.parent() {
                 self.mkdir(parent)?;
             }
@@ -278,7 +285,8 @@ impl Transaction {
         for attachment in &attachments {
             let iface = &attachment.iface.name;
             self.mkdir(&layout.state(iface))?;
-            for pin in &pins {
+            // Another tool's pin is used, not recorded: unload leaves it.
+            for pin in pins.iter().filter(|p| p.action != PinAction::Borrow) {
                 let record = layout.records(iface).join(&pin.relative);
                 let tmp = self.staging.join("r").join(iface).join(&pin.relative);
                 for dir in [record.parent(), tmp.parent()].into_iter().flatten() {

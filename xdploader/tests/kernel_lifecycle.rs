@@ -148,7 +148,26 @@ fn auto_mode_falls_back_to_skb_on_a_device_without_native_xdp_and_says_why() {
         "ip", "-n", &bed.ns_a, "link", "add", &bridge, "type", "bridge",
     ]);
     sh(&["ip", "-n", &bed.ns_a, "link", "set", &bridge, "up"]);
+    // A tracefs instance a killed loader left (instances are kernel-wide):
+    // the refused native attach listens on one of its own, and removes that.
+    let tracefs = tempfile::tempdir().unwrap();
+    sh(&[
+        "mount",
+        "-t",
+        "tracefs",
+        "nodev",
+        tracefs.path().to_str().unwrap(),
+    ]);
+    let leaked = tracefs
+        .path()
+        .join("instances")
+        .join(format!("xdploader-{}", dead_pid()));
+    std::fs::create_dir(&leaked).unwrap();
     let out = load(&bed, &pins, &bridge, &["--json"]);
+    let leaked_left = leaked.exists();
+    let _ = std::fs::remove_dir(&leaked);
+    sh(&["umount", tracefs.path().to_str().unwrap()]);
+    assert!(!leaked_left, "a dead loader's tracefs instance was left");
     let report = out.json();
     assert_eq!(report["attached"][0]["mode"], "skb", "{report}");
     let why = report["attached"][0]["native_refused"].as_str().unwrap();
@@ -237,6 +256,134 @@ fn concurrent_loads_on_two_interfaces_share_the_one_pinned_stats_map() {
             );
         }
     }
+    for iface in [bed.if_a.as_str(), c.as_str()] {
+        bed.xdploader(&pins, &["unload", "-i", iface]).success();
+    }
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn unload_leaves_a_map_another_tool_pinned_first() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let stats = pins.path().join("stats_map");
+    // Another tool's stats_map, exactly as the object declares it.
+    sh(&[
+        "bpftool",
+        "map",
+        "create",
+        stats.to_str().unwrap(),
+        "type",
+        "percpu_array",
+        "key",
+        "4",
+        "value",
+        "16",
+        "entries",
+        "5",
+        "name",
+        "stats_map",
+    ]);
+    let theirs = MapInfo::from_pin(&stats).unwrap().id();
+    let out = load(&bed, &pins, &bed.if_a, &["--json"]);
+    let report = out.json();
+    let action = report["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "stats_map")
+        .unwrap()["action"]
+        .clone();
+    assert_eq!(action, "borrow", "{report}");
+    // It is used: the pings are counted in their map.
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    assert_eq!(testkit::counters(&stats, "XDP_PASS").0, 2);
+    // A reload on the same interface still leaves it theirs.
+    load(&bed, &pins, &bed.if_a, &[]).success();
+
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    assert_eq!(
+        pins.pins(),
+        ["stats_map"],
+        "only the other tool's pin is left"
+    );
+    assert_eq!(MapInfo::from_pin(&stats).unwrap().id(), theirs);
+}
+
+/// A pid no process has: one that just exited.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    load(&bed, &pins, &bed.if_a, &[]).success();
+    let jmp = pins.path().join("jmp_map");
+    let jmp_id = MapInfo::from_pin(&jmp).unwrap().id();
+    let state = pins.path().join("xdploader");
+
+    // 1. A loader killed before it attached: its staging holds maps nobody runs.
+    let early = state.join(format!("tmp-{}", dead_pid()));
+    std::fs::create_dir_all(early.join("m")).unwrap();
+    sh(&[
+        "bpftool",
+        "map",
+        "create",
+        early.join("m/stats_map").to_str().unwrap(),
+        "type",
+        "percpu_array",
+        "key",
+        "4",
+        "value",
+        "16",
+        "entries",
+        "5",
+        "name",
+        "stats_map",
+    ]);
+    // 2. A loader killed after it pointed the link at its program, before it
+    // moved the pins or recorded them: the running jump table is pinned only
+    // in its staging (the records still name the table it replaced, here gone).
+    let late_pid = dead_pid();
+    let late = state.join(format!("tmp-{late_pid}"));
+    std::fs::create_dir_all(late.join("m")).unwrap();
+    std::fs::rename(&jmp, late.join("m/jmp_map")).unwrap();
+    let record = state.join(&bed.if_a).join("maps/jmp_map");
+    std::fs::remove_file(&record).unwrap();
+
+    // The next load (on another interface, so the first is left as it runs)
+    // cleans up both, and the first interface's chain never breaks.
+    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
+    sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
+    ]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
+    let out = load(&bed, &pins, &c, &[]);
+    let stdout = out.success();
+    // Had the staging pin simply been removed, the kernel would have emptied
+    // the table: every ping XDP_ABORTED.
+    still_counts(&bed, &pins, 0);
+    assert!(stdout.contains("cleaned up: removed what pid"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("cleaned up: completed the load of pid {late_pid}")),
+        "{stdout}"
+    );
+    assert!(!early.exists() && !late.exists(), "staging left");
+    // The record names the running table, so unload finds it.
+    assert_eq!(MapInfo::from_pin(&record).unwrap().id(), jmp_id);
     for iface in [bed.if_a.as_str(), c.as_str()] {
         bed.xdploader(&pins, &["unload", "-i", iface]).success();
     }

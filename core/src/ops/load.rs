@@ -98,6 +98,8 @@ pub struct LoadReport {
     pub pins: Vec<MapPin>,
     /// Pins of an earlier load on these interfaces that this object does not have.
     pub released: Vec<PathBuf>,
+    /// What loaders that died mid-load had left, and what was done with it.
+    pub cleaned: Vec<String>,
     pub attached: Vec<Attached>,
     /// The veth peer fix, per interface whose peer needed or got it.
     pub peers: Vec<PeerFix>,
@@ -127,6 +129,7 @@ pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Err
     let _lock = crate::state::PinDirLock::acquire(pin_dir, opts.lock_wait)?;
 
     let layout = PinLayout::new(pin_dir);
+    let cleaned = crate::state::clean_dead_staging(&layout);
     let pins = crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh)?;
     let mut transaction = Transaction::begin(&layout)?;
     let map_pin_paths = transaction.map_pin_paths(&pins)?;
@@ -188,6 +191,7 @@ pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Err
         devmap: prepared.devmap,
         pins: committed.pins,
         released: committed.released,
+        cleaned,
         attached,
         peers,
         peer_warnings,

@@ -23,6 +23,8 @@ pub struct UnloadReport {
     pub unloaded: Vec<Released>,
     /// What the veth peer fix had changed and is now restored.
     pub peers_restored: Vec<String>,
+    /// What loaders that died mid-load had left, and what was done with it.
+    pub cleaned: Vec<String>,
 }
 
 pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
@@ -38,6 +40,7 @@ pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
         .then(|| state::PinDirLock::acquire(&opts.pin_dir, opts.lock_wait))
         .transpose()?;
     let layout = PinLayout::new(&opts.pin_dir);
+    let cleaned = state::clean_dead_staging(&layout);
     let mut unloaded = Vec::new();
     let mut peers_restored = Vec::new();
     for iface in &opts.interfaces {
@@ -48,5 +51,6 @@ pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
     Ok(UnloadReport {
         unloaded,
         peers_restored,
+        cleaned,
     })
 }

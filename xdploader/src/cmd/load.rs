@@ -76,6 +76,9 @@ struct LoadText<'a>(&'a LoadReport);
 impl fmt::Display for LoadText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let report = self.0;
+        for line in &report.cleaned {
+            writeln!(f, "cleaned up: {line}")?;
+        }
         write!(f, "{}", JumpTablesText(&report.jump_tables))?;
         match &report.devmap {
             DevmapPlan::Fill { map, .. } => {
@@ -95,6 +98,7 @@ impl fmt::Display for LoadText<'_> {
                 let how = match p.action {
                     PinAction::Create => "new",
                     PinAction::Reuse => "reused",
+                    PinAction::Borrow => "reused, another tool's: unload leaves it",
                     PinAction::Replace => "replaced",
                 };
                 format!("{} ({how})", p.path.display())

@@ -24,6 +24,9 @@ struct UnloadText<'a>(&'a UnloadReport);
 impl fmt::Display for UnloadText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let report = self.0;
+        for line in &report.cleaned {
+            writeln!(f, "cleaned up: {line}")?;
+        }
         for u in &report.unloaded {
             write!(f, "{}: detached", u.iface)?;
             if u.removed.is_empty() {
