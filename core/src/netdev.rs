@@ -344,7 +344,9 @@ pub fn netns_by_id(nsid: i32) -> Result<Option<Netns>, NetdevError> {
             continue;
         }
         let fd = OwnedFd::from(file);
-        if nsid_of(fd.as_fd())? == Some(nsid) {
+        // A namespace being torn down (another container's, another test's)
+        // answers EINVAL: it is not the one we look for, so the search goes on.
+        if nsid_of(fd.as_fd()).ok().flatten() == Some(nsid) {
             return Ok(Some(Netns { label, path, fd }));
         }
     }
