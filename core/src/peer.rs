@@ -185,11 +185,13 @@ pub fn fix(layout: &PinLayout, iface: &Interface) -> Result<Option<PeerFix>, Pee
         })
         .map_err(netdev_err)?;
         let marker = layout.peer_tx_marker(&iface.name);
-        fs::create_dir_all(&marker).map_err(|source| PeerError::Record {
-            action: "recording",
-            path: marker.clone(),
-            source,
-        })?;
+        fs::create_dir_all(&marker)
+            .and_then(|()| layout.mode.apply(&marker))
+            .map_err(|source| PeerError::Record {
+                action: "recording",
+                path: marker.clone(),
+                source,
+            })?;
         actions.push(format!(
             "{}{place}: turned tx checksum offload off, so TCP/UDP it sends keep valid checksums when XDP redirects them",
             peer_link.name
@@ -240,9 +242,18 @@ fn attach_pass(
         path: layout.state(&iface.name),
         source,
     })?;
-    link.pin(&path)
-        .map_err(|source| PeerError::PinLink { path, source })?;
-    Ok(())
+    link.pin(&path).map_err(|source| PeerError::PinLink {
+        path: path.clone(),
+        source,
+    })?;
+    layout
+        .mode
+        .apply(&path)
+        .map_err(|source| PeerError::Record {
+            action: "setting the mode of",
+            path,
+            source,
+        })
 }
 
 /// Undoes what [`fix`] recorded for `iface`: detaches the pass program and

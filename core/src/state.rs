@@ -67,15 +67,65 @@ impl StateError {
     }
 }
 
-/// Where things are under one pin directory.
+/// The permissions of what this tool makes under the pin directory: pins
+/// get the mode, directories the mode with `x` wherever it has `r`. Set
+/// explicitly, whatever the umask: with umask 000 the state directories were
+/// 0777, and any user could remove a link pin and so detach the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinMode(u32);
+
+impl PinMode {
+    /// Owner only: 0600 pins, 0700 directories.
+    pub const OWNER_ONLY: Self = Self(0o600);
+
+    /// A pin mode: read and write for the owner, no execute bits, nothing
+    /// beyond 0777 (0640 lets a monitoring group run statswatch).
+    pub fn new(mode: u32) -> Option<Self> {
+        (mode & !0o666 == 0 && mode & 0o600 == 0o600).then_some(Self(mode))
+    }
+    pub fn pin(self) -> u32 {
+        self.0
+    }
+    pub fn dir(self) -> u32 {
+        self.0 | ((self.0 & 0o444) >> 2)
+    }
+
+    /// Sets `path` to the pin mode (or the directory mode for a directory).
+    pub fn apply(self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = if path.is_dir() {
+            self.dir()
+        } else {
+            self.pin()
+        };
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+}
+
+impl Default for PinMode {
+    fn default() -> Self {
+        Self::OWNER_ONLY
+    }
+}
+
+/// Where things are under one pin directory, and with which permissions
+/// this tool makes them.
 #[derive(Clone, Debug)]
 pub struct PinLayout {
     pub dir: PathBuf,
+    pub mode: PinMode,
 }
 
 impl PinLayout {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            mode: PinMode::default(),
+        }
+    }
+    pub fn with_mode(mut self, mode: PinMode) -> Self {
+        self.mode = mode;
+        self
     }
     /// A map's pin, from its path relative to the pin directory.
     pub fn map(&self, relative: &Path) -> PathBuf {
@@ -522,6 +572,16 @@ mod tests {
             local: true,
         };
         assert_eq!(here.name(1).as_deref(), Some("lo"));
+    }
+
+    #[test]
+    fn pin_modes_give_directories_x_where_pins_have_r() {
+        assert_eq!(PinMode::OWNER_ONLY.dir(), 0o700);
+        let group = PinMode::new(0o640).unwrap();
+        assert_eq!((group.pin(), group.dir()), (0o640, 0o750));
+        for bad in [0o700, 0o400, 0o1600, 0o644 | 0o100] {
+            assert_eq!(PinMode::new(bad), None, "{bad:o}");
+        }
     }
 
     #[test]

@@ -229,6 +229,10 @@ impl Transaction {
             }
             fs::create_dir(dir).map_err(io_err("creating", dir))?;
             self.dirs.push(dir.to_owned());
+            self.layout
+                .mode
+                .apply(dir)
+                .map_err(io_err("setting the mode of", dir))?;
         }
         Ok(())
     }
@@ -297,6 +301,13 @@ impl Transaction {
                 records.push((tmp, record, true));
             }
         }
+        // Every pin gets its mode before it becomes visible where it belongs.
+        for (tmp, _, _) in renames.iter().chain(&records) {
+            layout
+                .mode
+                .apply(tmp)
+                .map_err(io_err("setting the mode of", tmp))?;
+        }
         // Pinned links stay held until the end: if anything below fails, the
         // rollback removes their pins and dropping them closes the last fd,
         // which detaches them.
@@ -308,6 +319,10 @@ impl Transaction {
                     .map_err(io_err("pinning link at", &path))?;
                 held.push(link);
                 self.made.push(path.clone());
+                layout
+                    .mode
+                    .apply(&path)
+                    .map_err(io_err("setting the mode of", &path))?;
             }
             // Never report success for an attachment that dies with us.
             if !crate::bpffs::host_sees(&path) {

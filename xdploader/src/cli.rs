@@ -11,6 +11,7 @@ use xdp_core::{
     ops::{
         doctor::DoctorOptions, inspect::InspectOptions, load::LoadOptions, unload::UnloadOptions,
     },
+    state::PinMode,
 };
 
 const EXAMPLES: &str = "\
@@ -110,6 +111,18 @@ pub struct Target {
     pub lock_wait: std::time::Duration,
 }
 
+/// `--pin-mode MODE`: octal, owner read-write, no execute bits.
+fn pin_mode(arg: &str) -> Result<PinMode, String> {
+    u32::from_str_radix(arg.trim_start_matches("0o"), 8)
+        .ok()
+        .and_then(PinMode::new)
+        .ok_or_else(|| {
+            format!(
+                "{arg}: give an octal mode with rw for the owner and no x bits, e.g. 0600 or 0640"
+            )
+        })
+}
+
 /// `--lock-wait SECS`: 0 to an hour.
 fn lock_wait(arg: &str) -> Result<std::time::Duration, String> {
     let secs: f64 = arg
@@ -146,6 +159,10 @@ pub struct LoadArgs {
     /// checksums); unload restores both
     #[arg(long)]
     pub no_peer_fix: bool,
+    /// Mode of the pins this load makes (octal; directories get x where it has r):
+    /// 0600 by default, whatever the umask; 0640 lets a group run statswatch
+    #[arg(long, value_name = "MODE", default_value = "0600", value_parser = pin_mode)]
+    pub pin_mode: PinMode,
     /// Print the verifier log when the verifier rejects a program
     #[arg(short, long)]
     pub verbose: bool,
@@ -216,6 +233,7 @@ impl LoadArgs {
             fresh: self.fresh,
             peer_fix: !self.no_peer_fix,
             lock_wait: self.target.lock_wait,
+            pin_mode: self.pin_mode,
         }
     }
 }

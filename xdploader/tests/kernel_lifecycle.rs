@@ -389,3 +389,75 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
     }
     assert_eq!(pins.pins(), Vec::<String>::new());
 }
+
+/// The permission bits of `path`.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn pins_are_0600_and_directories_0700_whatever_the_umask() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let elf = kern_object("xdp.elf");
+    let loader = testkit::bin("xdploader");
+    let umask_000 = |extra: &[&str]| {
+        let mut args = vec![
+            "-c",
+            "umask 000; exec \"$0\" \"$@\"",
+            loader.to_str().unwrap(),
+            "-file",
+            elf.to_str().unwrap(),
+            "-i",
+            &bed.if_a,
+        ];
+        let pin_dir = pins.arg();
+        args.extend(["--pin-dir", &pin_dir]);
+        args.extend_from_slice(extra);
+        testkit::run(Some(&bed.ns_a), "sh", &args)
+            .success()
+            .to_owned()
+    };
+    umask_000(&[]);
+    let state = pins.path().join("xdploader");
+    let iface = state.join(&bed.if_a);
+    for dir in [&state, &iface, &iface.join("maps")] {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+    for pin in [
+        pins.path().join("stats_map"),
+        pins.path().join("jmp_map"),
+        iface.join("link"),
+        iface.join("maps/stats_map"),
+    ] {
+        assert_eq!(mode(&pin), 0o600, "{}", pin.display());
+    }
+    // So a user other than root cannot detach the program by removing its link.
+    let link = iface.join("link");
+    let rm = testkit::run(
+        None,
+        "setpriv",
+        &[
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "rm",
+            "-f",
+            link.to_str().unwrap(),
+        ],
+    );
+    assert!(!rm.ok(), "nobody removed the link pin");
+    assert!(link.exists());
+
+    // --pin-mode 0640: a group may read the pins (statswatch as a monitoring user).
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    umask_000(&["--pin-mode", "0640"]);
+    assert_eq!(mode(&pins.path().join("stats_map")), 0o640);
+    assert_eq!(mode(&state.join(&bed.if_a)), 0o750);
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+}

@@ -44,6 +44,8 @@ pub struct LoadOptions {
     pub peer_fix: bool,
     /// How long to wait for another loader on the same pin directory.
     pub lock_wait: std::time::Duration,
+    /// Permissions of the pins and directories this load makes.
+    pub pin_mode: crate::state::PinMode,
 }
 
 /// Everything decided before touching the kernel.
@@ -128,7 +130,7 @@ pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Err
     // Held until the report is made: pins, records and the peer fix included.
     let _lock = crate::state::PinDirLock::acquire(pin_dir, opts.lock_wait)?;
 
-    let layout = PinLayout::new(pin_dir);
+    let layout = PinLayout::new(pin_dir).with_mode(opts.pin_mode);
     let cleaned = crate::state::clean_dead_staging(&layout);
     let pins = crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh)?;
     let mut transaction = Transaction::begin(&layout)?;
