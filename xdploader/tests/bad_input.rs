@@ -383,6 +383,10 @@ fn not_root() {
             "lo",
         ],
     );
-    assert_one_line_error(&out, "xdploader", "run as root");
+    assert_one_line_error(
+        &out,
+        "xdploader",
+        "load needs CAP_NET_ADMIN and CAP_SYS_ADMIN (and CAP_BPF), which this process does not have",
+    );
     assert!(Path::new(&elf).exists());
 }

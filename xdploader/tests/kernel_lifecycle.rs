@@ -461,3 +461,62 @@ fn pins_are_0600_and_directories_0700_whatever_the_umask() {
     assert_eq!(mode(&state.join(&bed.if_a)), 0o750);
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn capabilities_decide_not_the_uid() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let elf = kern_object("xdp.elf");
+    let loader = testkit::bin("xdploader");
+    let job = [
+        loader.to_str().unwrap(),
+        "-file",
+        elf.to_str().unwrap(),
+        "-i",
+        &bed.if_a,
+        "--pin-dir",
+        &pins.arg(),
+    ];
+
+    // Root without CAP_NET_ADMIN: told which capability, before anything exists.
+    let mut args = vec!["--bounding-set=-net_admin", "--inh-caps=-all"];
+    args.extend(job);
+    let out = testkit::run(Some(&bed.ns_a), "setpriv", &args);
+    assert!(!out.ok());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("load needs CAP_NET_ADMIN, which this process does not have"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(pins.pins(), Vec::<String>::new());
+
+    // Not root, but holding the three capabilities (and owning the pin dir):
+    // the load goes through.
+    sh(&["chown", "nobody:nogroup", &pins.arg()]);
+    let caps = "+bpf,+net_admin,+sys_admin,+perfmon";
+    let inh = format!("--inh-caps={caps}");
+    let ambient = format!("--ambient-caps={caps}");
+    let mut args = vec![
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        &inh,
+        &ambient,
+    ];
+    args.extend(job);
+    let out = testkit::run(Some(&bed.ns_a), "setpriv", &args);
+    assert!(out.ok(), "{out:#?}");
+    assert!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a).is_some());
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    assert_eq!(
+        testkit::counters(&pins.path().join("stats_map"), "XDP_PASS").0,
+        2
+    );
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+}

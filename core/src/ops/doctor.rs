@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use aya::programs::links::LinkType;
 use serde::Serialize;
 
-use super::{require_root, Error};
+use super::{require_capabilities, Error};
 use crate::{
     bpffs,
     iface::{self, Interface},
@@ -103,7 +103,7 @@ impl DoctorReport {
 }
 
 pub fn run(opts: &DoctorOptions) -> Result<DoctorReport, Error> {
-    require_root("doctor")?;
+    require_capabilities("doctor")?;
     let fix = opts.fix;
     let interfaces = iface::resolve(&opts.interfaces)?;
     let layout = PinLayout::new(&opts.pin_dir);

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{read_object, require_root, Error};
+use super::{read_object, require_capabilities, Error};
 use crate::{
     attach::{self, Attachment, Mode},
     bpffs,
@@ -124,7 +124,7 @@ impl Prepared {
 /// directory must be on bpffs already ([`bpffs::ensure_bpffs`], called by the
 /// binary before it isolates its mounts); else it is mounted here.
 pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Error> {
-    require_root("load")?;
+    require_capabilities("load")?;
     let pin_dir = &opts.pin_dir;
     bpffs::ensure_bpffs(pin_dir)?;
     // Held until the report is made: pins, records and the peer fix included.

@@ -22,8 +22,8 @@ pub enum Error {
     NotAFile { path: PathBuf, what: &'static str },
     #[error("{path} has {size} bytes, more than the {MAX_OBJECT_BYTES} an XDP object file can sensibly have")]
     TooLarge { path: PathBuf, size: u64 },
-    #[error("{0}: run as root (loading BPF programs and attaching XDP need CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)")]
-    NotRoot(&'static str),
+    #[error("{what} needs {missing}, which this process does not have: run it as root (BPF, XDP attachments and bpffs mounts need CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)")]
+    MissingCapabilities { what: &'static str, missing: String },
     #[error("{file}")]
     Elf {
         file: String,
@@ -52,13 +52,44 @@ pub enum Error {
     Netdev(#[from] crate::netdev::NetdevError),
 }
 
-/// Refuses early, with the reason, when not root: otherwise the first
-/// failing syscall (EPERM on a map create) would explain it badly.
-pub fn require_root(what: &'static str) -> Result<(), Error> {
-    if nix::unistd::geteuid().is_root() {
+/// Linux capability numbers (linux/capability.h) the verbs need.
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_BPF: u32 = 39;
+
+/// Refuses early, naming what is missing, unless this process may create
+/// BPF objects (CAP_BPF, or CAP_SYS_ADMIN, which also covers it and kernels
+/// before 5.8), attach XDP (CAP_NET_ADMIN) and mount and enter namespaces
+/// (CAP_SYS_ADMIN): otherwise the first failing syscall (EPERM on a map
+/// create) would explain it badly. Capabilities, not uid 0: a process given
+/// them runs; root without them is told which.
+pub fn require_capabilities(what: &'static str) -> Result<(), Error> {
+    let effective = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .unwrap_or(0);
+    let has = |cap: u32| effective & (1 << cap) != 0;
+    let mut missing = Vec::new();
+    if !has(CAP_NET_ADMIN) {
+        missing.push("CAP_NET_ADMIN");
+    }
+    if !has(CAP_SYS_ADMIN) {
+        missing.push(if has(CAP_BPF) {
+            "CAP_SYS_ADMIN"
+        } else {
+            "CAP_SYS_ADMIN (and CAP_BPF)"
+        });
+    }
+    if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::NotRoot(what))
+        Err(Error::MissingCapabilities {
+            what,
+            missing: missing.join(" and "),
+        })
     }
 }
 

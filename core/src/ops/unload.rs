@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{require_root, Error};
+use super::{require_capabilities, Error};
 use crate::{
     iface, peer,
     state::{self, PinLayout, Released},
@@ -28,7 +28,7 @@ pub struct UnloadReport {
 }
 
 pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
-    require_root("unload")?;
+    require_capabilities("unload")?;
     // Names become paths under the pin directory: only valid ones do.
     for name in &opts.interfaces {
         iface::validate_name(name)?;

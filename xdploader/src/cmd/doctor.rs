@@ -16,7 +16,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         missing("no interface given: doctor -i IF[,IF...]");
     }
     let mut opts = args.options();
-    ops::require_root("doctor")?;
+    ops::require_capabilities("doctor")?;
     clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
     let report = ops::doctor::run(&opts)?;
     print_report(&report, args.target.json, |r| DoctorText(r).to_string())?;

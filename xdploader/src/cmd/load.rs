@@ -36,7 +36,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     // The pin dir is mounted here, in the namespace the pins must outlive
     // us in; then our own mounts (the hidden BTF, tracefs) go private.
     // Isolation is refused in a multi-threaded process: then only slower.
-    ops::require_root("load")?;
+    ops::require_capabilities("load")?;
     clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
     bpffs::ensure_bpffs(&opts.pin_dir)?;
     let _ = bpffs::isolate_mounts(!prepared.needs_kernel_btf());

@@ -12,7 +12,7 @@ pub fn run(target: &Target) -> anyhow::Result<ExitCode> {
         missing("no interface given: unload -i IF[,IF...]");
     }
     let mut opts = target.unload_options();
-    ops::require_root("unload")?;
+    ops::require_capabilities("unload")?;
     clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
     let report = ops::unload::run(&opts)?;
     print_report(&report, target.json, |r| UnloadText(r).to_string())?;
