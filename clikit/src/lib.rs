@@ -18,12 +18,21 @@ use xdp_core::bpffs::{self, PinReach};
 /// Call it before anything is mounted or pinned, while single-threaded.
 pub fn pins_where_the_host_sees_them(prog: &str, pin_dir: &mut PathBuf) -> anyhow::Result<()> {
     *pin_dir = std::path::absolute(&*pin_dir)?;
-    if bpffs::pin_reach(pin_dir) == PinReach::Private {
-        bpffs::enter_host_mount_namespace(pin_dir)?;
-        eprintln!(
-            "{prog}: note: this process runs in a mount namespace of its own (ip netns exec?): using {} as the host sees it, so pins outlive the process",
-            pin_dir.display()
-        );
+    match bpffs::pin_reach(pin_dir) {
+        PinReach::Private => {
+            bpffs::enter_host_mount_namespace(pin_dir)?;
+            eprintln!(
+                "{prog}: note: this process runs in a mount namespace of its own (ip netns exec?): using {} as the host sees it, so pins outlive the process",
+                pin_dir.display()
+            );
+        }
+        // The same directory either way, but a bpffs mounted or unmounted
+        // from a namespace of our own would not change the host's: work in
+        // the host's when it can be entered.
+        PinReach::Host if bpffs::in_foreign_mount_namespace() => {
+            let _ = bpffs::enter_host_mount_namespace(pin_dir);
+        }
+        PinReach::Host => {}
     }
     Ok(())
 }

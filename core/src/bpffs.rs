@@ -27,6 +27,22 @@ const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
 static PRIVATE_NAMESPACE: AtomicBool = AtomicBool::new(false);
+/// The bpffs mounts this process made (ensure_bpffs), for the load to record.
+static MOUNTED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether this process mounted the bpffs at `dir`.
+pub fn mounted_by_this_process(dir: &Path) -> bool {
+    MOUNTED.lock().is_ok_and(|m| m.iter().any(|d| d == dir))
+}
+
+/// Unmounts the bpffs at `dir` (a mount this tool made, now empty). Lazily:
+/// the caller still holds the pin directory's lock, an open fd on it.
+pub fn unmount(dir: &Path) -> Result<(), BpffsError> {
+    nix::mount::umount2(dir, nix::mount::MntFlags::MNT_DETACH).map_err(|source| BpffsError::Mount {
+        path: dir.to_owned(),
+        source,
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BpffsError {
@@ -122,11 +138,22 @@ fn here_and_host(path: &Path) -> (Option<FileId>, Option<FileId>) {
     (file_id(path), there)
 }
 
+/// Whether this process is in a mount namespace other than the host's
+/// (`ip netns exec`, unshare), one whose host namespace it can see.
+pub fn in_foreign_mount_namespace() -> bool {
+    host_proc().is_some()
+}
+
 /// Where pins made under `dir` (absolute) end up; see [`PinReach`]. The
 /// nearest existing ancestor decides when `dir` does not exist yet.
 pub fn pin_reach(dir: &Path) -> PinReach {
     if host_proc().is_none() {
         return PinReach::Host;
+    }
+    // Not bpffs yet: the bpffs the loader would mount here, in a mount
+    // namespace of its own, would not propagate to the host's.
+    if !is_bpffs(dir) {
+        return PinReach::Private;
     }
     let existing = dir
         .ancestors()
@@ -157,13 +184,14 @@ pub fn enter_host_mount_namespace(pin_dir: &Path) -> Result<(), BpffsError> {
 }
 
 /// Whether the host sees `path` as this process does (the same file). True
-/// when the host's view cannot be read (no procfs of PID 1): nothing says otherwise.
+/// when this process is in the host's mount namespace, or no process in
+/// another one can be looked at: nothing says otherwise.
 pub fn host_sees(path: &Path) -> bool {
-    match here_and_host(path) {
-        (None, _) => false,
-        (_, None) => true,
-        (here, there) => here == there,
+    if host_proc().is_none() {
+        return file_id(path).is_some();
     }
+    let (here, there) = here_and_host(path);
+    here.is_some() && here == there
 }
 
 fn is_fs(path: &Path, magic: FsType) -> bool {
@@ -204,6 +232,9 @@ pub fn ensure_bpffs(dir: &Path) -> Result<bool, BpffsError> {
         path: dir.to_owned(),
         source,
     })?;
+    if let Ok(mut mounted) = MOUNTED.lock() {
+        mounted.push(dir.to_owned());
+    }
     Ok(true)
 }
 

@@ -11,6 +11,8 @@
 //! <pin-dir>/xdploader/<iface>/peer_tx_checksum_was_on/
 //!                                                  the peer fix turned tx checksum offload off
 //! <pin-dir>/xdploader/tmp-<pid>/                   staging while a load runs (crate::transaction)
+//! <pin-dir>/xdploader/bpffs_mounted_by_xdploader/  the pin dir was no bpffs: this tool mounted one,
+//!                                                  and unmounts it when nothing of ours is left
 //! ```
 //!
 //! The per-interface `maps/` pins are the record `unload` works from: they
@@ -34,6 +36,9 @@ use crate::iface::Interface;
 
 const STATE_DIR: &str = "xdploader";
 const STAGING_PREFIX: &str = "tmp-";
+/// A marker in the state root, not an interface (names with `_` are fine:
+/// IFNAMSIZ keeps every interface name shorter than this one).
+const MOUNT_MARKER: &str = "bpffs_mounted_by_xdploader";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -153,6 +158,10 @@ impl PinLayout {
     pub fn peer_tx_marker(&self, iface: &str) -> PathBuf {
         self.state(iface).join("peer_tx_checksum_was_on")
     }
+    /// Present when this tool mounted the bpffs at the pin directory.
+    pub fn mount_marker(&self) -> PathBuf {
+        self.state_root().join(MOUNT_MARKER)
+    }
     /// The staging directory of the load running as process `pid`.
     pub fn staging(&self, pid: u32) -> PathBuf {
         self.state_root().join(format!("{STAGING_PREFIX}{pid}"))
@@ -265,7 +274,7 @@ fn interface_dirs(layout: &PinLayout) -> Vec<(String, PathBuf)> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            (!name.starts_with(STAGING_PREFIX)).then(|| (name, e.path()))
+            (!name.starts_with(STAGING_PREFIX) && name != MOUNT_MARKER).then(|| (name, e.path()))
         })
         .collect()
 }
@@ -459,6 +468,9 @@ pub struct Released {
     pub iface: String,
     pub link: PathBuf,
     pub removed: Vec<PathBuf>,
+    /// The pin directory, when the bpffs this tool mounted there was unmounted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmounted: Option<PathBuf>,
 }
 
 /// Removes `iface`'s link pin (which detaches the program) and the map pins
@@ -479,15 +491,46 @@ pub fn release_interface(layout: &PinLayout, iface: &str) -> Result<Released, St
         Err(e) => return Err(StateError::io("removing", &link)(e)),
     }
     let removed = release_records(layout, iface, &HashSet::new());
-    for dir in [layout.records(iface), state, layout.state_root()] {
-        // The state root stays while another interface still has a record.
+    for dir in [layout.records(iface), state] {
         let _ = fs::remove_dir(dir);
+    }
+    // The state root stays while another interface still has a record; the
+    // last one out unmounts the bpffs this tool mounted there.
+    let mut unmounted = None;
+    // Only when nothing at all is pinned there any more: another tool's pin
+    // would die with the mount.
+    let only_ours_left = || {
+        fs::read_dir(&layout.dir).is_ok_and(|entries| {
+            entries.flatten().all(|e| {
+                let name = e.file_name();
+                name == STATE_DIR || name.to_string_lossy().ends_with(".debug")
+            })
+        })
+    };
+    if interface_dirs(layout).is_empty() {
+        let marker = layout.mount_marker();
+        if marker.is_dir() && only_ours_left() && fs::remove_dir(&marker).is_ok() {
+            let _ = fs::remove_dir(layout.state_root());
+            if crate::bpffs::unmount(&layout.dir).is_ok() {
+                unmounted = Some(layout.dir.clone());
+            }
+        }
+        let _ = fs::remove_dir(layout.state_root());
     }
     Ok(Released {
         iface: iface.to_owned(),
         link,
         removed,
+        unmounted,
     })
+}
+
+/// Records that this tool mounted the bpffs at the pin directory.
+pub fn mark_mounted(layout: &PinLayout) -> Result<(), StateError> {
+    let marker = layout.mount_marker();
+    fs::create_dir_all(&marker)
+        .and_then(|()| layout.mode.apply(&marker))
+        .map_err(StateError::io("recording the mount in", &marker))
 }
 
 /// Names for the ifindexes the kernel reports (tracepoints carry only the

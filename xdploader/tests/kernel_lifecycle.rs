@@ -520,3 +520,67 @@ fn capabilities_decide_not_the_uid() {
     );
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn unload_unmounts_the_bpffs_the_loader_mounted_once_nothing_is_pinned_there() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let plain = tempfile::tempdir().unwrap();
+    let dir = plain.path().join("pins");
+    let dir_arg = dir.display().to_string();
+    let is_bpffs = |d: &std::path::Path| {
+        testkit::run(None, "stat", &["-f", "-c", "%T", d.to_str().unwrap()])
+            .stdout
+            .trim()
+            == "bpf_fs"
+    };
+    let elf = kern_object("xdp.elf");
+    let xdploader = |args: &[&str]| testkit::run(Some(&bed.ns_a), testkit::bin("xdploader"), args);
+    let load_args = [
+        "-file",
+        elf.to_str().unwrap(),
+        "-i",
+        &bed.if_a,
+        "--pin-dir",
+        &dir_arg,
+    ];
+    xdploader(&load_args).success();
+    assert!(is_bpffs(&dir), "the loader mounts bpffs on a plain pin dir");
+    let out = xdploader(&["unload", "-i", &bed.if_a, "--pin-dir", &dir_arg]);
+    assert!(
+        out.success()
+            .contains("unmounted the bpffs xdploader had mounted at"),
+        "{}",
+        out.stdout
+    );
+    assert!(!is_bpffs(&dir), "still mounted after unload");
+
+    // Another tool's pin in that bpffs keeps it mounted.
+    xdploader(&load_args).success();
+    let theirs = dir.join("theirs");
+    sh(&[
+        "bpftool",
+        "map",
+        "create",
+        theirs.to_str().unwrap(),
+        "type",
+        "array",
+        "key",
+        "4",
+        "value",
+        "4",
+        "entries",
+        "1",
+        "name",
+        "theirs",
+    ]);
+    xdploader(&["unload", "-i", &bed.if_a, "--pin-dir", &dir_arg]).success();
+    assert!(
+        is_bpffs(&dir) && theirs.exists(),
+        "another tool's pin was lost"
+    );
+    sh(&["umount", &dir_arg]);
+}

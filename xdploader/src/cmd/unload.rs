@@ -39,6 +39,13 @@ impl fmt::Display for UnloadText<'_> {
         for line in &report.peers_restored {
             writeln!(f, "{line}")?;
         }
+        for dir in report.unloaded.iter().filter_map(|u| u.unmounted.as_ref()) {
+            writeln!(
+                f,
+                "unmounted the bpffs xdploader had mounted at {}",
+                dir.display()
+            )?;
+        }
         Ok(())
     }
 }
