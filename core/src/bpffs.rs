@@ -30,6 +30,14 @@ static PRIVATE_NAMESPACE: AtomicBool = AtomicBool::new(false);
 /// The bpffs mounts this process made (ensure_bpffs), for the load to record.
 static MOUNTED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
+/// The pin directories this process created (ensure_bpffs).
+static CREATED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether this process created the directory `dir`.
+pub fn created_by_this_process(dir: &Path) -> bool {
+    CREATED.lock().is_ok_and(|c| c.iter().any(|d| d == dir))
+}
+
 /// Whether this process mounted the bpffs at `dir`.
 pub fn mounted_by_this_process(dir: &Path) -> bool {
     MOUNTED.lock().is_ok_and(|m| m.iter().any(|d| d == dir))
@@ -209,10 +217,16 @@ pub fn ensure_bpffs(dir: &Path) -> Result<bool, BpffsError> {
     if is_bpffs(dir) {
         return Ok(false);
     }
+    let existed = dir.exists();
     std::fs::create_dir_all(dir).map_err(|source| BpffsError::CreateDir {
         path: dir.to_owned(),
         source,
     })?;
+    if !existed {
+        if let Ok(mut created) = CREATED.lock() {
+            created.push(dir.to_owned());
+        }
+    }
     if is_bpffs(dir) {
         return Ok(false);
     }

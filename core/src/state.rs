@@ -13,6 +13,7 @@
 //! <pin-dir>/xdploader/tmp-<pid>/                   staging while a load runs (crate::transaction)
 //! <pin-dir>/xdploader/bpffs_mounted_by_xdploader/  the pin dir was no bpffs: this tool mounted one,
 //!                                                  and unmounts it when nothing of ours is left
+//! <pin-dir>/xdploader/pin_dir_made_by_xdploader/   this tool created the pin dir: removed likewise
 //! ```
 //!
 //! The per-interface `maps/` pins are the record `unload` works from: they
@@ -36,9 +37,10 @@ use crate::iface::Interface;
 
 const STATE_DIR: &str = "xdploader";
 const STAGING_PREFIX: &str = "tmp-";
-/// A marker in the state root, not an interface (names with `_` are fine:
-/// IFNAMSIZ keeps every interface name shorter than this one).
+/// Markers in the state root, not interfaces (IFNAMSIZ keeps every interface
+/// name shorter than these).
 const MOUNT_MARKER: &str = "bpffs_mounted_by_xdploader";
+const MADE_MARKER: &str = "pin_dir_made_by_xdploader";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -162,6 +164,10 @@ impl PinLayout {
     pub fn mount_marker(&self) -> PathBuf {
         self.state_root().join(MOUNT_MARKER)
     }
+    /// Present when this tool created the pin directory.
+    pub fn made_marker(&self) -> PathBuf {
+        self.state_root().join(MADE_MARKER)
+    }
     /// The staging directory of the load running as process `pid`.
     pub fn staging(&self, pid: u32) -> PathBuf {
         self.state_root().join(format!("{STAGING_PREFIX}{pid}"))
@@ -274,7 +280,8 @@ fn interface_dirs(layout: &PinLayout) -> Vec<(String, PathBuf)> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            (!name.starts_with(STAGING_PREFIX) && name != MOUNT_MARKER).then(|| (name, e.path()))
+            let marker = name == MOUNT_MARKER || name == MADE_MARKER;
+            (!name.starts_with(STAGING_PREFIX) && !marker).then(|| (name, e.path()))
         })
         .collect()
 }
@@ -471,6 +478,9 @@ pub struct Released {
     /// The pin directory, when the bpffs this tool mounted there was unmounted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unmounted: Option<PathBuf>,
+    /// The pin directory this tool created was removed, empty.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub removed_pin_dir: bool,
 }
 
 /// Removes `iface`'s link pin (which detaches the program) and the map pins
@@ -496,7 +506,6 @@ pub fn release_interface(layout: &PinLayout, iface: &str) -> Result<Released, St
     }
     // The state root stays while another interface still has a record; the
     // last one out unmounts the bpffs this tool mounted there.
-    let mut unmounted = None;
     // Only when nothing at all is pinned there any more: another tool's pin
     // would die with the mount.
     let only_ours_left = || {
@@ -507,14 +516,20 @@ pub fn release_interface(layout: &PinLayout, iface: &str) -> Result<Released, St
             })
         })
     };
-    if interface_dirs(layout).is_empty() {
-        let marker = layout.mount_marker();
-        if marker.is_dir() && only_ours_left() && fs::remove_dir(&marker).is_ok() {
-            let _ = fs::remove_dir(layout.state_root());
-            if crate::bpffs::unmount(&layout.dir).is_ok() {
-                unmounted = Some(layout.dir.clone());
-            }
+    let (mut unmounted, mut removed_pin_dir) = (None, false);
+    if interface_dirs(layout).is_empty() && only_ours_left() {
+        let (mount, made) = (layout.mount_marker(), layout.made_marker());
+        let (was_mounted, was_made) = (mount.is_dir(), made.is_dir());
+        for marker in [mount, made] {
+            let _ = fs::remove_dir(marker);
         }
+        let _ = fs::remove_dir(layout.state_root());
+        if was_mounted && crate::bpffs::unmount(&layout.dir).is_ok() {
+            unmounted = Some(layout.dir.clone());
+        }
+        removed_pin_dir = was_made && fs::remove_dir(&layout.dir).is_ok();
+    } else {
+        // Stays while another interface still has a record.
         let _ = fs::remove_dir(layout.state_root());
     }
     Ok(Released {
@@ -522,15 +537,24 @@ pub fn release_interface(layout: &PinLayout, iface: &str) -> Result<Released, St
         link,
         removed,
         unmounted,
+        removed_pin_dir,
     })
 }
 
-/// Records that this tool mounted the bpffs at the pin directory.
-pub fn mark_mounted(layout: &PinLayout) -> Result<(), StateError> {
-    let marker = layout.mount_marker();
-    fs::create_dir_all(&marker)
-        .and_then(|()| layout.mode.apply(&marker))
-        .map_err(StateError::io("recording the mount in", &marker))
+/// Records that this tool mounted the bpffs at the pin directory, or
+/// created the pin directory: the last unload undoes it.
+pub fn mark_made(layout: &PinLayout, mounted: bool, created: bool) -> Result<(), StateError> {
+    for (marker, wanted) in [
+        (layout.mount_marker(), mounted),
+        (layout.made_marker(), created),
+    ] {
+        if wanted {
+            fs::create_dir_all(&marker)
+                .and_then(|()| layout.mode.apply(&marker))
+                .map_err(StateError::io("recording in", &marker))?;
+        }
+    }
+    Ok(())
 }
 
 /// Names for the ifindexes the kernel reports (tracepoints carry only the

@@ -390,3 +390,24 @@ fn not_root() {
     );
     assert!(Path::new(&elf).exists());
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn unload_refuses_names_that_are_paths_and_touches_nothing() {
+    if !testkit::kernel() {
+        return;
+    }
+    // `unload -i ..` used to exit 0, print "detached" and delete the pins
+    // one directory up: names become paths only when they are valid names.
+    let (bed, pins) = (Testbed::new(), Bpffs::new());
+    bed.load(&pins, &kern_object("xdp.elf"), &[]).success();
+    let before = pins.pins();
+    for name in ["..", ".", "", "a/b", "../..", "a b", "x:1"] {
+        let out = bed.xdploader(&pins, &["unload", "-i", name]);
+        assert_one_line_error(&out, "xdploader", "invalid interface name");
+        assert_eq!(pins.pins(), before, "after unload -i {name:?}");
+    }
+    assert!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a).is_some());
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}

@@ -159,9 +159,11 @@ pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Err
         })
         .collect();
     let committed = transaction.commit(&ebpf, pins, attachments)?;
-    if bpffs::mounted_by_this_process(pin_dir) {
-        crate::state::mark_mounted(&layout)?;
-    }
+    crate::state::mark_made(
+        &layout,
+        bpffs::mounted_by_this_process(pin_dir),
+        bpffs::created_by_this_process(pin_dir),
+    )?;
 
     // After the commit: the program is in place whatever happens to a peer.
     let (mut peers, mut peer_warnings) = (Vec::new(), Vec::new());

@@ -46,6 +46,9 @@ impl fmt::Display for UnloadText<'_> {
                 dir.display()
             )?;
         }
+        if report.unloaded.iter().any(|u| u.removed_pin_dir) {
+            writeln!(f, "removed the pin directory xdploader had created")?;
+        }
         Ok(())
     }
 }
