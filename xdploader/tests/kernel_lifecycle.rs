@@ -584,3 +584,74 @@ fn unload_unmounts_the_bpffs_the_loader_mounted_once_nothing_is_pinned_there() {
     );
     sh(&["umount", &dir_arg]);
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn sigint_or_sigterm_at_any_moment_of_a_load_leaves_nothing_half_done() {
+    use nix::sys::signal::{kill, Signal};
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let elf = kern_object("xdp.elf");
+    let pin_dir = pins.arg();
+    let (mut completed, mut rolled_back, mut before_start) = (0, 0, 0);
+    // Delays spread over the whole run of a (debug-built) load.
+    for step in 0..30u64 {
+        let signal = if step % 2 == 0 {
+            Signal::SIGINT
+        } else {
+            Signal::SIGTERM
+        };
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &bed.ns_a])
+            .arg(testkit::bin("xdploader"))
+            .args([
+                "-file",
+                elf.to_str().unwrap(),
+                "-i",
+                &bed.if_a,
+                "--pin-dir",
+                &pin_dir,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(step * 1500));
+        // ip netns exec execs the loader: the same pid.
+        let _ = kill(nix::unistd::Pid::from_raw(child.id() as i32), signal);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let attached = bed.xdp_prog_id(&bed.ns_a, &bed.if_a).is_some();
+        match out.status.code() {
+            Some(0) => {
+                completed += 1;
+                assert!(attached, "exit 0 but not attached: {stderr}");
+                bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+            }
+            Some(code) if code == 128 + signal as i32 => {
+                rolled_back += 1;
+                assert!(stderr.contains("the load was rolled back"), "{stderr}");
+                assert_eq!(stderr.lines().count(), 1, "{stderr}");
+                assert!(!attached, "rolled back but attached");
+            }
+            // Killed by the signal's default action, before the loader held it back.
+            None => {
+                before_start += 1;
+                assert!(!attached, "killed early but attached");
+            }
+            Some(code) => panic!("exit {code}: {stderr}"),
+        }
+        assert_eq!(
+            pins.pins(),
+            Vec::<String>::new(),
+            "step {step}: left behind"
+        );
+    }
+    eprintln!(
+        "completed {completed}, rolled back {rolled_back}, killed before start {before_start}"
+    );
+    assert_eq!(completed + rolled_back + before_start, 30);
+}

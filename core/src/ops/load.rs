@@ -124,6 +124,22 @@ impl Prepared {
 /// directory must be on bpffs already ([`bpffs::ensure_bpffs`], called by the
 /// binary before it isolates its mounts); else it is mounted here.
 pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Error> {
+    execute_unless(prepared, opts, &|| None)
+}
+
+/// [`execute`], asking `interrupted` at each step before the commit point
+/// whether to stop (a binary passes "is SIGINT or SIGTERM pending"): then
+/// everything made so far is undone, as for any failure, and the error is
+/// [`Error::Interrupted`]. Past the commit point the load completes.
+pub fn execute_unless(
+    prepared: Prepared,
+    opts: &LoadOptions,
+    interrupted: &dyn Fn() -> Option<&'static str>,
+) -> Result<LoadReport, Error> {
+    let check = || match interrupted() {
+        Some(signal) => Err(Error::Interrupted(signal)),
+        None => Ok(()),
+    };
     require_capabilities("load")?;
     let pin_dir = &opts.pin_dir;
     bpffs::ensure_bpffs(pin_dir)?;
@@ -135,18 +151,28 @@ pub fn execute(prepared: Prepared, opts: &LoadOptions) -> Result<LoadReport, Err
     let pins = crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh)?;
     let mut transaction = Transaction::begin(&layout)?;
     let map_pin_paths = transaction.map_pin_paths(&pins)?;
+    check()?;
     let mut ebpf = load::load(&prepared.data, &prepared.summary, &map_pin_paths)?;
+    check()?;
 
     jump_table::fill(&ebpf, &prepared.jump_tables)?;
     if let DevmapPlan::Fill { map, hash } = &prepared.devmap {
         devmap::fill(&mut ebpf, map, *hash, &prepared.interfaces)?;
     }
 
-    let attachments: Vec<Attachment> = prepared
-        .interfaces
-        .iter()
-        .map(|i| attach::attach(&mut ebpf, &prepared.entry, i, opts.mode, &layout))
-        .collect::<Result<_, _>>()?;
+    let mut attachments: Vec<Attachment> = Vec::new();
+    for iface in &prepared.interfaces {
+        check()?;
+        attachments.push(attach::attach(
+            &mut ebpf,
+            &prepared.entry,
+            iface,
+            opts.mode,
+            &layout,
+        )?);
+    }
+    // The last moment to stop: after it, the load completes.
+    check()?;
     let attached = attachments
         .iter()
         .map(|a| Attached {

@@ -30,6 +30,10 @@ pub enum Error {
         #[source]
         source: crate::elf::ElfError,
     },
+    #[error(
+        "interrupted by {0} before the commit point: the load was rolled back, nothing changed"
+    )]
+    Interrupted(&'static str),
     #[error(transparent)]
     Iface(#[from] crate::iface::IfaceError),
     #[error(transparent)]
