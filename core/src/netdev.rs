@@ -310,10 +310,37 @@ pub struct Netns {
     fd: OwnedFd,
 }
 
-/// Finds the namespace that the current one calls `nsid`: among the named
-/// ones (`ip netns`) first, then those of running processes.
-pub fn netns_by_id(nsid: i32) -> Result<Option<Netns>, NetdevError> {
-    let mut seen = std::collections::HashSet::new();
+/// Every interface of the calling thread's network namespace: (ifindex, name).
+pub fn interfaces() -> Result<Vec<(u32, String)>, NetdevError> {
+    let all = nix::net::if_::if_nameindex().map_err(sys_nix("if_nameindex"))?;
+    Ok(all
+        .iter()
+        .map(|i| (i.index(), i.name().to_string_lossy().into_owned()))
+        .collect())
+}
+
+/// Every network namespace other than the calling thread's that `ip netns`
+/// names or a running process is in, once each, named ones first.
+pub fn all_netns() -> Vec<Netns> {
+    let here = fs::metadata("/proc/thread-self/ns/net")
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    let mut seen: std::collections::HashSet<(u64, u64)> = here.into_iter().collect();
+    candidate_netns()
+        .filter_map(|(label, path)| {
+            let file = fs::File::open(&path).ok()?;
+            let meta = file.metadata().ok()?;
+            seen.insert((meta.dev(), meta.ino())).then(|| Netns {
+                label,
+                path,
+                fd: OwnedFd::from(file),
+            })
+        })
+        .collect()
+}
+
+/// Where network namespaces are found: `ip netns` names, then processes.
+fn candidate_netns() -> impl Iterator<Item = (String, PathBuf)> {
     let named = ["/run/netns", "/var/run/netns"]
         .into_iter()
         .flat_map(|dir| fs::read_dir(dir).into_iter().flatten().flatten())
@@ -335,7 +362,14 @@ pub fn netns_by_id(nsid: i32) -> Result<Option<Netns>, NetdevError> {
             let path = e.path().join("ns/net");
             (path.display().to_string(), path)
         });
-    for (label, path) in named.chain(processes) {
+    named.chain(processes)
+}
+
+/// Finds the namespace that the current one calls `nsid`: among the named
+/// ones (`ip netns`) first, then those of running processes.
+pub fn netns_by_id(nsid: i32) -> Result<Option<Netns>, NetdevError> {
+    let mut seen = std::collections::HashSet::new();
+    for (label, path) in candidate_netns() {
         let Ok(file) = fs::File::open(&path) else {
             continue;
         };

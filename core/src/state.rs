@@ -7,6 +7,8 @@
 //! <pin-dir>/xdploader/<iface>/link                 the bpf_link that keeps the program attached
 //! <pin-dir>/xdploader/<iface>/maps/<path>          a second pin of each map this load pinned,
 //!                                                  at the same relative path
+//! <pin-dir>/xdploader/<iface>/load                 which object the load came from ([`LoadRecord`],
+//!                                                  a one-entry array map holding its JSON)
 //! <pin-dir>/xdploader/<iface>/peer_link            the veth peer fix's pass program (crate::peer)
 //! <pin-dir>/xdploader/<iface>/peer_tx_checksum_was_on/
 //!                                                  the peer fix turned tx checksum offload off
@@ -53,6 +55,8 @@ pub enum StateError {
     },
     #[error("{iface}: nothing attached by xdploader (no {path})")]
     NotLoaded { iface: String, path: PathBuf },
+    #[error("creating the load record: {0}")]
+    Record(String),
     #[error(
         "{path} is locked by {holder} (another xdploader on this pin directory); waited {waited:?}"
     )]
@@ -150,6 +154,10 @@ impl PinLayout {
     }
     pub fn records(&self, iface: &str) -> PathBuf {
         self.state(iface).join("maps")
+    }
+    /// The record of which object the load on `iface` came from.
+    pub fn load_record(&self, iface: &str) -> PathBuf {
+        self.state(iface).join("load")
     }
     /// The pinned link of the pass program the peer fix attached to `iface`'s peer.
     pub fn peer_link(&self, iface: &str) -> PathBuf {
@@ -337,6 +345,16 @@ pub fn release_records(layout: &PinLayout, iface: &str, keep: &HashSet<&Path>) -
     removed
 }
 
+/// The map pins a load on `iface` recorded, as paths in the pin directory.
+pub fn recorded_pins(layout: &PinLayout, iface: &str) -> Vec<PathBuf> {
+    let mut pins: Vec<PathBuf> = pins_under(&layout.records(iface))
+        .into_iter()
+        .map(|r| layout.map(&r))
+        .collect();
+    pins.sort();
+    pins
+}
+
 /// The interfaces xdploader holds an XDP link on under `layout`, with the
 /// ifindex the kernel has for each link. Unreadable records are skipped: this
 /// only names things.
@@ -501,6 +519,7 @@ pub fn release_interface(layout: &PinLayout, iface: &str) -> Result<Released, St
         Err(e) => return Err(StateError::io("removing", &link)(e)),
     }
     let removed = release_records(layout, iface, &HashSet::new());
+    let _ = fs::remove_file(layout.load_record(iface));
     for dir in [layout.records(iface), state] {
         let _ = fs::remove_dir(dir);
     }
@@ -555,6 +574,64 @@ pub fn mark_made(layout: &PinLayout, mounted: bool, created: bool) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Which object a load came from, kept beside its pins (bpffs holds no
+/// files, so in a one-entry array map of [`LOAD_RECORD_BYTES`], as JSON):
+/// what `status` shows and what tells a changed object from the same one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LoadRecord {
+    /// The object file, absolute.
+    pub object: PathBuf,
+    /// SHA-256 of the file as read, in hex.
+    pub sha256: String,
+    pub entry: String,
+}
+
+/// The record map's value size: a path and a hash fit with room to spare.
+pub const LOAD_RECORD_BYTES: usize = 4096;
+
+impl LoadRecord {
+    /// A new record map holding `self`, not pinned yet.
+    pub fn to_map(&self) -> Result<aya::maps::MapData, StateError> {
+        let mut bytes = serde_json::to_vec(self).unwrap_or_default();
+        bytes.resize(LOAD_RECORD_BYTES, 0);
+        let def = aya_obj::maps::bpf_map_def {
+            map_type: aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_ARRAY as u32,
+            key_size: 4,
+            value_size: LOAD_RECORD_BYTES as u32,
+            max_entries: 1,
+            ..Default::default()
+        };
+        let obj = aya_obj::Map::Legacy(aya_obj::maps::LegacyMap {
+            def,
+            inner_def: None,
+            section_index: 0,
+            section_kind: aya_obj::EbpfSectionKind::Maps,
+            symbol_index: None,
+            data: Vec::new(),
+        });
+        let failed = |e: &dyn std::fmt::Display| StateError::Record(e.to_string());
+        let map =
+            aya::maps::MapData::create(obj, "xdploader_load", None).map_err(|e| failed(&e))?;
+        let fd = std::os::fd::AsFd::as_fd(map.fd());
+        crate::sys::map_update(fd, &0u32.to_ne_bytes(), &bytes).map_err(|e| failed(&e))?;
+        Ok(map)
+    }
+
+    /// The record of the load on `iface`, if there is a readable one.
+    pub fn read(layout: &PinLayout, iface: &str) -> Option<Self> {
+        let fd = crate::sys::obj_get(&layout.load_record(iface), true).ok()?;
+        let mut bytes = vec![0u8; LOAD_RECORD_BYTES];
+        crate::sys::map_lookup(
+            std::os::fd::AsFd::as_fd(&fd),
+            &0u32.to_ne_bytes(),
+            &mut bytes,
+        )
+        .ok()?;
+        let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+        serde_json::from_slice(&bytes[..end]).ok()
+    }
 }
 
 /// Names for the ifindexes the kernel reports (tracepoints carry only the

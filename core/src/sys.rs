@@ -155,3 +155,29 @@ pub fn object_kind(fd: BorrowedFd<'_>) -> io::Result<&'static str> {
         "other"
     })
 }
+
+/// BPF_MAP_UPDATE_ELEM of raw key and value bytes (sizes as the map's).
+pub fn map_update(map: BorrowedFd<'_>, key: &[u8], value: &[u8]) -> io::Result<()> {
+    // SAFETY: plain data, all-zero is valid.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: writing the element-command member, which the call reads; key
+    // and value outlive the call.
+    let elem = unsafe { &mut attr.__bindgen_anon_2 };
+    elem.map_fd = map.as_raw_fd() as u32;
+    elem.key = key.as_ptr() as u64;
+    elem.__bindgen_anon_1.value = value.as_ptr() as u64;
+    bpf(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
+}
+
+/// BPF_MAP_LOOKUP_ELEM into `value` (sized as the map's values). For a prog
+/// array the value read is the program's id.
+pub fn map_lookup(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> io::Result<()> {
+    // SAFETY: plain data, all-zero is valid.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the kernel writes at most the map's value size.
+    let elem = unsafe { &mut attr.__bindgen_anon_2 };
+    elem.map_fd = map.as_raw_fd() as u32;
+    elem.key = key.as_ptr() as u64;
+    elem.__bindgen_anon_1.value = value.as_mut_ptr() as u64;
+    bpf(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr).map(drop)
+}

@@ -49,6 +49,8 @@ pub enum TransactionError {
     },
     #[error("the link pin {path} is not visible from the host's mount namespace, so the program would be detached when this process exits; nothing was left attached")]
     NotOnHost { path: PathBuf },
+    #[error(transparent)]
+    Record(state::StateError),
     #[error("{op} {path}")]
     Pin {
         op: &'static str,
@@ -271,6 +273,7 @@ impl Transaction {
         ebpf: &Ebpf,
         pins: Vec<MapPin>,
         mut attachments: Vec<Attachment>,
+        record: &state::LoadRecord,
     ) -> Result<Committed, TransactionError> {
         let layout = self.layout.clone();
         // (staged, final, whether a rollback removes it: not when it replaced a pin)
@@ -300,6 +303,17 @@ impl Transaction {
                 map.pin(&tmp).map_err(pin_err("pinning map at", &tmp))?;
                 records.push((tmp, record, true));
             }
+            // Which object this interface now runs, replacing the last record.
+            let path = layout.load_record(iface);
+            let tmp = self.staging.join("l").join(iface);
+            if let Some(dir) = tmp.parent() {
+                self.mkdir(dir)?;
+            }
+            let map = record.to_map().map_err(TransactionError::Record)?;
+            map.pin(&tmp)
+                .map_err(pin_err("pinning the load record at", &tmp))?;
+            let new = !path.exists();
+            records.push((tmp, path, new));
         }
         // Every pin gets its mode before it becomes visible where it belongs.
         for (tmp, _, _) in renames.iter().chain(&records) {

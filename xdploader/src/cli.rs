@@ -9,7 +9,8 @@ use xdp_core::{
     attach::Mode,
     jump_table::{ChainOptions, TailArg},
     ops::{
-        doctor::DoctorOptions, inspect::InspectOptions, load::LoadOptions, unload::UnloadOptions,
+        doctor::DoctorOptions, inspect::InspectOptions, load::LoadOptions, status::StatusOptions,
+        unload::UnloadOptions,
     },
     state::PinMode,
 };
@@ -21,6 +22,7 @@ Examples:
   xdploader --json -file kern/xdp.elf -i veth1     the same, as one JSON document
   xdploader unload -i veth1                        detach and remove the pins (same as --unload)
   xdploader inspect -file prog.o                   programs, maps, pins and jump tables; no root needed
+  xdploader status                                 what runs where, and what is ours
   xdploader doctor -i veth1                        why frames vanish, and the fixing commands
   xdploader -file prog.o -i veth1 --tail jmp_map:3=stage_c    put stage_c in slot 3";
 
@@ -55,12 +57,37 @@ pub enum Command {
         after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o"
     )]
     Inspect(InspectArgs),
+    /// Every interface with an XDP program: mode, program, whether it is ours (object,
+    /// load time, pins, jump-table slots, peer fix)
+    #[command(
+        after_help = "Examples:\n  xdploader status\n  xdploader status -i veth1 --json\n  xdploader status --all-netns          every namespace ip netns or a process names"
+    )]
+    Status(StatusArgs),
     /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
     /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
     #[command(
         after_help = "Examples:\n  xdploader doctor -i veth1\n  xdploader doctor --fix -i vethA,vethB     apply the safe fixes\n  ip netns exec lab xdploader doctor --json -i veth0"
     )]
     Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Also every other network namespace (`ip netns` names, then processes')
+    #[arg(long)]
+    pub all_netns: bool,
+}
+
+impl StatusArgs {
+    pub fn options(&self) -> StatusOptions {
+        StatusOptions {
+            interfaces: self.target.interfaces.clone(),
+            pin_dir: self.target.pin_dir.clone(),
+            all_netns: self.all_netns,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

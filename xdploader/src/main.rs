@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Some(Command::Unload(a)) => a.target.json,
         Some(Command::Inspect(a)) => a.json,
         Some(Command::Doctor(a)) => a.target.json,
+        Some(Command::Status(a)) => a.target.json,
         None => cli.load.target.json,
     };
     let result = match &cli.command {
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Some(Command::Load(args)) => cmd::load::run(args),
         Some(Command::Inspect(args)) => cmd::inspect::run(args),
         Some(Command::Doctor(args)) => cmd::doctor::run(args),
+        Some(Command::Status(args)) => cmd::status::run(args),
         None if cli.unload => cmd::unload::run(&cli.load.target),
         None => cmd::load::run(&cli.load),
     };

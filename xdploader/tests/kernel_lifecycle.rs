@@ -655,3 +655,105 @@ fn sigint_or_sigterm_at_any_moment_of_a_load_leaves_nothing_half_done() {
     );
     assert_eq!(completed + rolled_back + before_start, 30);
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn status_tells_ours_from_others_with_object_pins_slots_and_peer_fix() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let elf = kern_object("xdp.elf");
+    load(&bed, &pins, &bed.if_a, &["--mode", "native"]).success();
+    // Another tool's program on a second interface.
+    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
+    sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
+    ]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
+    let pass = kern_object("xdp_pass.elf");
+    sh(&[
+        "ip",
+        "-n",
+        &bed.ns_a,
+        "link",
+        "set",
+        "dev",
+        &c,
+        "xdpgeneric",
+        "obj",
+        pass.to_str().unwrap(),
+        "sec",
+        "xdp.frags",
+    ]);
+
+    let report = bed
+        .xdploader(&pins, &["status", "--json", "--all-netns"])
+        .json();
+    let entry = |name: &str| {
+        report["interfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["iface"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+            .clone()
+    };
+    let ours = entry(&bed.if_a);
+    assert_eq!(ours["ours"], true);
+    assert_eq!(ours["mode"], "native");
+    assert_eq!(ours["prog_name"], "xdp_skeleton");
+    assert_eq!(ours["load"]["object"], elf.to_str().unwrap());
+    let sha = testkit::run(None, "sha256sum", &[elf.to_str().unwrap()]);
+    assert_eq!(
+        ours["load"]["sha256"].as_str().unwrap(),
+        sha.success().split_whitespace().next().unwrap()
+    );
+    let stats = pins.path().join("stats_map").display().to_string();
+    assert!(
+        ours["pins"].as_array().unwrap().iter().any(|p| p == &stats),
+        "{ours}"
+    );
+    let slots: Vec<(u64, String)> = ours["jump_tables"][0]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["slot"].as_u64().unwrap(),
+                s["prog_name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            (1, "xdp_skeleton_1".to_owned()),
+            (2, "xdp_skeleton_2".to_owned())
+        ]
+    );
+    assert!(
+        ours["peer_fix"][0].as_str().unwrap().contains("xdp_pass"),
+        "{ours}"
+    );
+
+    let theirs = entry(&c);
+    assert_eq!(theirs["ours"], false);
+    assert_eq!(theirs["mode"], "skb");
+    assert!(theirs.get("load").is_none());
+    // The peer, in the other namespace: our peer fix, named as such.
+    let peer = entry(&bed.if_b);
+    assert_eq!(peer["netns"], format!("netns {}", bed.ns_b));
+    assert_eq!(peer["peer_fix_of"], bed.if_a.as_str());
+
+    // The text form says the same in one line per interface.
+    let text = bed.xdploader(&pins, &["status", "-i", &bed.if_a]);
+    let first = text.success().lines().next().unwrap().to_owned();
+    assert!(
+        first.contains(&format!("ours: {}", elf.display())),
+        "{first}"
+    );
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}

@@ -52,6 +52,8 @@ pub struct LoadOptions {
 #[derive(Debug)]
 pub struct Prepared {
     pub file: PathBuf,
+    /// What the pins will say this load came from.
+    pub record: crate::state::LoadRecord,
     data: Vec<u8>,
     pub summary: ObjectSummary,
     pub entry: String,
@@ -62,13 +64,23 @@ pub struct Prepared {
 
 pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
     let (data, inspected) = read_object(&opts.file)?;
+    let record = crate::state::LoadRecord {
+        object: opts.file.clone(),
+        sha256: sha256_hex(&data),
+        entry: String::new(),
+    };
     let summary = inspected.summary;
     // aya gets the rewritten object when there is one.
     let data = inspected.rewritten.unwrap_or(data);
     let (entry, jump_tables) = jump_table::plan_chain(&summary, &opts.chain)?;
     let interfaces = iface::resolve(&opts.interfaces)?;
     let devmap = devmap::plan(&summary, opts.devmap.as_deref(), &interfaces)?;
+    let record = crate::state::LoadRecord {
+        entry: entry.clone(),
+        ..record
+    };
     Ok(Prepared {
+        record,
         file: opts.file.clone(),
         data,
         summary,
@@ -111,6 +123,15 @@ pub struct LoadReport {
     /// How to undo this load, as the binary that did it was invoked (the
     /// binary fills in its own name: only it knows whether it is on the PATH).
     pub unload_command: String,
+}
+
+/// SHA-256 of `data` in hex: a changed object is a different hash.
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Prepared {
@@ -184,7 +205,7 @@ pub fn execute_unless(
             link: layout.link(&a.iface.name),
         })
         .collect();
-    let committed = transaction.commit(&ebpf, pins, attachments)?;
+    let committed = transaction.commit(&ebpf, pins, attachments, &prepared.record)?;
     crate::state::mark_made(
         &layout,
         bpffs::mounted_by_this_process(pin_dir),

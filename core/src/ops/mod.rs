@@ -6,6 +6,7 @@
 pub mod doctor;
 pub mod inspect;
 pub mod load;
+pub mod status;
 pub mod unload;
 
 use std::path::{Path, PathBuf};

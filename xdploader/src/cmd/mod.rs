@@ -5,4 +5,5 @@
 pub mod doctor;
 pub mod inspect;
 pub mod load;
+pub mod status;
 pub mod unload;

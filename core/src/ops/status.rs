@@ -1,0 +1,231 @@
+//! `xdploader status [-i IF] [--all-netns]`: every interface with an XDP
+//! program, and for ours what the pin directory says of it: the object it
+//! came from, its pins, its jump tables' slots, the peer fix in force.
+
+use std::{collections::HashMap, os::fd::AsFd as _, path::PathBuf};
+
+use aya::programs::ProgramInfo;
+use serde::Serialize;
+
+use super::Error;
+use crate::{
+    iface,
+    netdev::{self, XdpMode},
+    state::{self, LoadRecord, PinLayout},
+    sys,
+};
+
+#[derive(Clone, Debug)]
+pub struct StatusOptions {
+    /// Only these interfaces (all with an XDP program when empty).
+    pub interfaces: Vec<String>,
+    pub pin_dir: PathBuf,
+    /// Every network namespace that `ip netns` or a process names.
+    pub all_netns: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub interfaces: Vec<InterfaceStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InterfaceStatus {
+    pub iface: String,
+    pub ifindex: u32,
+    /// `netns NAME` or a process's namespace path; None for this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    pub mode: XdpMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prog_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prog_name: Option<String>,
+    /// Whether the program runs on a link xdploader pinned under the pin dir.
+    pub ours: bool,
+    /// The program is the veth peer fix xdploader attached for this interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_fix_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadRecord>,
+    /// Seconds since the epoch at which the running program was loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_at: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jump_tables: Vec<JumpTableStatus>,
+    /// The veth peer fix in force: one line per thing it changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peer_fix: Vec<String>,
+}
+
+/// A prog array the running program uses, slot by slot.
+#[derive(Debug, Serialize)]
+pub struct JumpTableStatus {
+    pub map: String,
+    pub map_id: u32,
+    pub slots: Vec<SlotStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SlotStatus {
+    pub slot: u32,
+    pub prog_id: u32,
+    pub prog_name: String,
+}
+
+pub fn run(opts: &StatusOptions) -> Result<StatusReport, Error> {
+    for name in &opts.interfaces {
+        iface::validate_name(name)?;
+    }
+    let layout = PinLayout::new(&opts.pin_dir);
+    let ours: HashMap<u32, String> = state::attached_interfaces(&layout)
+        .into_iter()
+        .filter_map(|i| {
+            let link = sys::obj_get(&layout.link(&i.name), false).ok()?;
+            let facts = sys::link_facts(link.as_fd()).ok()?;
+            Some((facts.prog_id, i.name))
+        })
+        .collect();
+    // The peer fix's pass programs, by the interface whose peer got one.
+    let peer_fixes: HashMap<u32, String> = state::attached_interfaces(&layout)
+        .into_iter()
+        .filter_map(|i| {
+            let link = sys::obj_get(&layout.peer_link(&i.name), false).ok()?;
+            let facts = sys::link_facts(link.as_fd()).ok()?;
+            Some((facts.prog_id, i.name))
+        })
+        .collect();
+    let known = Known {
+        ours,
+        peer_fixes,
+        programs: aya::programs::loaded_programs()
+            .flatten()
+            .map(|p| (p.id(), p))
+            .collect(),
+    };
+    let mut interfaces = here(opts, &layout, &known, None)?;
+    if opts.all_netns {
+        for ns in netdev::all_netns() {
+            let found = netdev::with_thread_in_netns(Some(&ns), || {
+                here(opts, &layout, &known, Some(&ns.label))
+            })?;
+            interfaces.extend(found);
+        }
+    }
+    Ok(StatusReport { interfaces })
+}
+
+/// What is known of the programs, whichever namespace they run in.
+struct Known {
+    /// Program id → the interface whose link pin runs it.
+    ours: HashMap<u32, String>,
+    peer_fixes: HashMap<u32, String>,
+    programs: HashMap<u32, ProgramInfo>,
+}
+
+/// The interfaces of the calling thread's network namespace.
+fn here(
+    opts: &StatusOptions,
+    layout: &PinLayout,
+    known: &Known,
+    netns: Option<&str>,
+) -> Result<Vec<InterfaceStatus>, netdev::NetdevError> {
+    let programs = &known.programs;
+    let mut found = Vec::new();
+    for (ifindex, name) in netdev::interfaces()? {
+        if !opts.interfaces.is_empty() && !opts.interfaces.contains(&name) {
+            continue;
+        }
+        let link = netdev::link(ifindex)?;
+        if link.xdp == XdpMode::None && opts.interfaces.is_empty() {
+            continue;
+        }
+        let program = link.xdp_prog_id.and_then(|id| programs.get(&id));
+        // Ours: the program runs on the link pinned under this interface's name.
+        let mine = link
+            .xdp_prog_id
+            .and_then(|id| known.ours.get(&id))
+            .is_some_and(|n| *n == name);
+        let mut status = InterfaceStatus {
+            iface: name.clone(),
+            ifindex,
+            netns: netns.map(str::to_owned),
+            mode: link.xdp,
+            prog_id: link.xdp_prog_id,
+            prog_name: program.and_then(|p| p.name_as_str()).map(str::to_owned),
+            ours: mine,
+            peer_fix_of: link
+                .xdp_prog_id
+                .and_then(|id| known.peer_fixes.get(&id))
+                .cloned(),
+            load: None,
+            loaded_at: program
+                .and_then(ProgramInfo::loaded_at)
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
+            pins: Vec::new(),
+            jump_tables: Vec::new(),
+            peer_fix: Vec::new(),
+        };
+        if mine {
+            status.load = LoadRecord::read(layout, &name);
+            status.pins = state::recorded_pins(layout, &name);
+            status.jump_tables = program.map_or_else(Vec::new, |p| jump_tables(p, programs));
+            if layout.peer_link(&name).exists() {
+                status
+                    .peer_fix
+                    .push("xdp_pass attached to the veth peer".into());
+            }
+            if layout.peer_tx_marker(&name).is_dir() {
+                status
+                    .peer_fix
+                    .push("the peer's tx checksum offload turned off".into());
+            }
+        }
+        found.push(status);
+    }
+    Ok(found)
+}
+
+/// The prog arrays `program` uses, with what each slot holds.
+fn jump_tables(
+    program: &ProgramInfo,
+    programs: &HashMap<u32, ProgramInfo>,
+) -> Vec<JumpTableStatus> {
+    let map_ids = program.map_ids().ok().flatten().unwrap_or_default();
+    aya::maps::loaded_maps()
+        .flatten()
+        .filter(|m| map_ids.contains(&m.id()))
+        .filter(|m| {
+            m.map_type()
+                .is_ok_and(|t| t == aya::maps::MapType::ProgramArray)
+        })
+        .filter_map(|m| {
+            let fd = m.fd().ok()?;
+            let slots = (0..m.max_entries())
+                .filter_map(|slot| {
+                    let mut id = [0u8; 4];
+                    sys::map_lookup(fd.as_fd(), &slot.to_ne_bytes(), &mut id).ok()?;
+                    let prog_id = u32::from_ne_bytes(id);
+                    let prog_name = programs
+                        .get(&prog_id)
+                        .and_then(|p| p.name_as_str())
+                        .unwrap_or("?")
+                        .to_owned();
+                    Some(SlotStatus {
+                        slot,
+                        prog_id,
+                        prog_name,
+                    })
+                })
+                .collect();
+            Some(JumpTableStatus {
+                map: m.name_as_str().unwrap_or("?").to_owned(),
+                map_id: m.id(),
+                slots,
+            })
+        })
+        .collect()
+}

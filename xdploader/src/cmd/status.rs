@@ -1,0 +1,71 @@
+//! `xdploader status [-i IF] [--all-netns]`: one line per interface with an
+//! XDP program, and for ours what it came from and what it holds.
+
+use std::{fmt, process::ExitCode};
+
+use xdp_core::ops::{self, status::StatusReport};
+
+use crate::{cli::StatusArgs, print_report};
+
+pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let mut opts = args.options();
+    ops::require_capabilities("status")?;
+    clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
+    let report = ops::status::run(&opts)?;
+    print_report(&report, args.target.json, |r| StatusText(r).to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct StatusText<'a>(&'a StatusReport);
+
+impl fmt::Display for StatusText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.0;
+        if report.interfaces.is_empty() {
+            return writeln!(f, "no XDP program attached");
+        }
+        for i in &report.interfaces {
+            write!(f, "{} ({})", i.iface, i.ifindex)?;
+            if let Some(ns) = &i.netns {
+                write!(f, " in {ns}")?;
+            }
+            write!(f, ": {}", i.mode.name())?;
+            if let Some(id) = i.prog_id {
+                write!(f, ", prog {id} {}", i.prog_name.as_deref().unwrap_or("?"))?;
+            }
+            match (&i.load, i.ours, &i.peer_fix_of) {
+                (Some(load), true, _) => write!(f, ", ours: {}", load.object.display())?,
+                (None, true, _) => write!(f, ", ours")?,
+                (_, false, Some(of)) => write!(f, ", ours: the veth peer fix of {of}")?,
+                (_, false, None) if i.prog_id.is_some() => write!(f, ", not ours")?,
+                _ => {}
+            }
+            if let Some(secs) = i.loaded_at {
+                let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+                write!(f, ", loaded {}", humantime::format_rfc3339_seconds(at))?;
+            }
+            writeln!(f)?;
+            if !i.pins.is_empty() {
+                let pins: Vec<_> = i.pins.iter().map(|p| p.display().to_string()).collect();
+                writeln!(f, "  pins: {}", pins.join(" "))?;
+            }
+            for table in &i.jump_tables {
+                let slots: Vec<_> = table
+                    .slots
+                    .iter()
+                    .map(|s| format!("{} <- {} (prog {})", s.slot, s.prog_name, s.prog_id))
+                    .collect();
+                let slots = if slots.is_empty() {
+                    "empty".to_owned()
+                } else {
+                    slots.join(", ")
+                };
+                writeln!(f, "  jump table {}: {slots}", table.map)?;
+            }
+            for line in &i.peer_fix {
+                writeln!(f, "  peer fix: {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
