@@ -59,6 +59,8 @@ pub struct Attachment {
     pub native_refused: Option<String>,
     /// Updated in place on an existing pinned link: nothing new to pin.
     pub replaced: bool,
+    /// What `--force` took off the interface to make room.
+    pub forced: Option<String>,
     /// A new bpf_link: detached if dropped before the transaction pins it.
     link: Option<OwnedFd>,
     /// A replaced link's previous program: put back if dropped before the
@@ -68,17 +70,35 @@ pub struct Attachment {
 }
 
 #[derive(Debug)]
-struct Restore {
-    link: OwnedFd,
-    previous: OwnedFd,
+enum Restore {
+    /// Our pinned link ran `previous`: point it back.
+    Link { link: OwnedFd, previous: OwnedFd },
+    /// `--force` detached another tool's netlink program: attach it again,
+    /// in its mode, once our new link is gone.
+    Netlink {
+        ifindex: u32,
+        previous: OwnedFd,
+        mode: crate::netdev::XdpMode,
+    },
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        if let Some(restore) = self.restore.take() {
-            // Cannot fail for a live link and a program we hold; if it did,
-            // nothing better could be done here than keeping the new one.
-            let _ = sys::link_update(restore.link.as_fd(), restore.previous.as_fd());
+        // Cannot fail for a live link or device and a program we hold; if it
+        // did, nothing better could be done here.
+        match self.restore.take() {
+            Some(Restore::Link { link, previous }) => {
+                let _ = sys::link_update(link.as_fd(), previous.as_fd());
+            }
+            Some(Restore::Netlink {
+                ifindex,
+                previous,
+                mode,
+            }) => {
+                drop(self.link.take());
+                let _ = crate::netdev::attach_netlink_xdp(ifindex, previous.as_fd(), mode);
+            }
+            None => {}
         }
     }
 }
@@ -126,6 +146,7 @@ pub fn attach(
     iface: &Interface,
     mode: Mode,
     layout: &PinLayout,
+    force: bool,
 ) -> Result<Attachment, AttachError> {
     let prog: &mut Xdp = ebpf
         .program_mut(entry)
@@ -150,15 +171,36 @@ pub fn attach(
         }
     }
 
+    // --force: another tool's program attached through netlink goes, held so
+    // that a failed load can put it back.
+    let mut restore = None;
+    let mut forced = None;
+    if force {
+        if let Some((previous, mode, name)) = take_netlink_program(iface)? {
+            forced = Some(format!(
+                "replaced {name}, which another tool had attached through netlink in {} mode",
+                mode.name()
+            ));
+            restore = Some(Restore::Netlink {
+                ifindex: iface.ifindex,
+                previous,
+                mode,
+            });
+        }
+    }
+    let restore = std::cell::RefCell::new(restore);
     let try_mode = |m: KernelMode| sys::xdp_link_create(prog.as_fd(), iface.ifindex, m.flags());
     let new_link = |m: KernelMode, link, native_refused| Attachment {
         iface: iface.clone(),
         mode: m.name(),
         native_refused,
         replaced: false,
+        forced: forced.clone(),
         link: Some(link),
-        restore: None,
+        restore: restore.borrow_mut().take(),
     };
+    // Any refusal below drops this, which re-attaches a forced-out program.
+    let _put_back = PutBack(&restore);
     let (first, fallback) = match mode {
         Mode::Auto => (KernelMode::Native, Some(KernelMode::Skb)),
         Mode::Native => (KernelMode::Native, None),
@@ -193,6 +235,62 @@ pub fn attach(
     }
 }
 
+/// Re-attaches a program `--force` took off when the attach then fails.
+struct PutBack<'a>(&'a std::cell::RefCell<Option<Restore>>);
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        if let Some(Restore::Netlink {
+            ifindex,
+            previous,
+            mode,
+        }) = self.0.borrow_mut().take()
+        {
+            let _ = crate::netdev::attach_netlink_xdp(ifindex, previous.as_fd(), mode);
+        }
+    }
+}
+
+/// Detaches the program another tool attached to `iface` through netlink,
+/// returning a reference to it, its mode and its name; None when there is
+/// none (no program, or ours on a bpf_link).
+fn take_netlink_program(
+    iface: &Interface,
+) -> Result<Option<(OwnedFd, crate::netdev::XdpMode, String)>, AttachError> {
+    use crate::netdev::{self, XdpMode};
+    let failed = |what: &str, reason: String| AttachError::Replace {
+        iface: iface.name.clone(),
+        path: PathBuf::from("(netlink)"),
+        reason: format!("--force: {what}: {reason}"),
+    };
+    let link = netdev::link(iface.ifindex)
+        .map_err(|e| failed("reading the device", crate::error_chain(&e)))?;
+    let (Some(id), mode) = (link.xdp_prog_id, link.xdp) else {
+        return Ok(None);
+    };
+    if mode == XdpMode::None || mode == XdpMode::Multiple {
+        return Ok(None);
+    }
+    let on_a_link = aya::programs::loaded_links()
+        .flatten()
+        .any(|l| l.program_id() == id);
+    if on_a_link {
+        return Ok(None);
+    }
+    let previous = sys::prog_fd_by_id(id).map_err(|e| failed("holding it", errno_text(&e)))?;
+    let name = aya::programs::loaded_programs()
+        .flatten()
+        .find(|p| p.id() == id)
+        .and_then(|p| p.name_as_str().map(str::to_owned))
+        .map_or_else(
+            || format!("program {id}"),
+            |n| format!("{n} (program {id})"),
+        );
+    netdev::detach_netlink_xdp(iface.ifindex, mode)
+        .map_err(|e| failed("detaching it", crate::error_chain(&e)))?;
+    Ok(Some((previous, mode, name)))
+}
+
 /// Replaces the program behind our pinned link, keeping what it ran for a
 /// rollback. `Ok(None)` when the pin is stale (its interface went away): the
 /// pin is removed and a fresh attach follows.
@@ -223,8 +321,9 @@ fn replace_on_pinned_link(
             mode: "existing link's",
             native_refused: None,
             replaced: true,
+            forced: None,
             link: None,
-            restore: Some(Restore { link, previous }),
+            restore: Some(Restore::Link { link, previous }),
         })),
         Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOLINK as i32) => {
             fs::remove_file(link_path).map_err(|source| AttachError::RemoveStale {

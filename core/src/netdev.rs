@@ -181,6 +181,30 @@ pub fn link(ifindex: u32) -> Result<Link, NetdevError> {
 /// link set dev IF xdpgeneric|xdpdrv|xdpoffload off` does): IFLA_XDP with fd
 /// -1 and that mode's flag. A bpf_link attachment is not touched (EBUSY).
 pub fn detach_netlink_xdp(ifindex: u32, mode: XdpMode) -> Result<(), NetdevError> {
+    set_netlink_xdp(ifindex, -1, mode, "rtnetlink RTM_SETLINK IFLA_XDP fd -1")
+}
+
+/// Attaches `prog` through netlink in `mode`: how a program another tool had
+/// attached that way is put back when a forced load is rolled back.
+pub fn attach_netlink_xdp(
+    ifindex: u32,
+    prog: BorrowedFd<'_>,
+    mode: XdpMode,
+) -> Result<(), NetdevError> {
+    set_netlink_xdp(
+        ifindex,
+        prog.as_raw_fd(),
+        mode,
+        "rtnetlink RTM_SETLINK IFLA_XDP",
+    )
+}
+
+fn set_netlink_xdp(
+    ifindex: u32,
+    fd: i32,
+    mode: XdpMode,
+    call: &'static str,
+) -> Result<(), NetdevError> {
     // linux/if_link.h XDP_FLAGS_*_MODE
     let flags = match mode {
         XdpMode::Skb => 1 << 1,
@@ -190,14 +214,10 @@ pub fn detach_netlink_xdp(ifindex: u32, mode: XdpMode) -> Result<(), NetdevError
     let mut message = LinkMessage::default();
     message.header.index = ifindex;
     message.attributes.push(LinkAttribute::Xdp(vec![
-        LinkXdp::Fd(-1),
+        LinkXdp::Fd(fd),
         LinkXdp::Flags(flags),
     ]));
-    request_as(
-        RouteNetlinkMessage::SetLink(message),
-        "rtnetlink RTM_SETLINK IFLA_XDP fd -1",
-    )
-    .map(drop)
+    request_as(RouteNetlinkMessage::SetLink(message), call).map(drop)
 }
 
 /// Sets `net.ipv4.conf.<iface>.<key>` in the current namespace (`iface` is

@@ -180,6 +180,10 @@ pub struct LoadArgs {
     /// Replace pinned maps that do not match the object instead of refusing
     #[arg(long)]
     pub fresh: bool,
+    /// Replace a program another tool attached through netlink (ip, xdp-loader),
+    /// saying what it replaces; a failed load attaches it again
+    #[arg(long)]
+    pub force: bool,
     /// Leave a veth's peer alone. By default, in native mode, the peer gets a pass
     /// program (else XDP_TX/REDIRECT frames into it are dropped with ENXIO) and its
     /// tx checksum offload is turned off (else redirected TCP/UDP arrives with bad
@@ -261,6 +265,7 @@ impl LoadArgs {
             peer_fix: !self.no_peer_fix,
             lock_wait: self.target.lock_wait,
             pin_mode: self.pin_mode,
+            force: self.force,
         }
     }
 }

@@ -757,3 +757,70 @@ fn status_tells_ours_from_others_with_object_pins_slots_and_peer_fix() {
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
     assert_eq!(pins.pins(), Vec::<String>::new());
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn force_replaces_another_tools_program_and_puts_it_back_when_the_load_fails() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let pass = kern_object("xdp_pass.elf");
+    let theirs = {
+        sh(&[
+            "ip",
+            "-n",
+            &bed.ns_a,
+            "link",
+            "set",
+            "dev",
+            &bed.if_a,
+            "xdpgeneric",
+            "obj",
+            pass.to_str().unwrap(),
+            "sec",
+            "xdp.frags",
+        ]);
+        bed.xdp_prog_id(&bed.ns_a, &bed.if_a).unwrap()
+    };
+    let foreign = theirs;
+    // Without --force: refused (EBUSY), theirs stays.
+    assert!(!load(&bed, &pins, &bed.if_a, &[]).ok());
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), Some(foreign));
+
+    // --force, and the load fails on a second interface (a bridge refuses
+    // native mode): theirs is back, the very same program.
+    let bridge = format!("{}br", bed.if_a);
+    sh(&[
+        "ip", "-n", &bed.ns_a, "link", "add", &bridge, "type", "bridge",
+    ]);
+    sh(&["ip", "-n", &bed.ns_a, "link", "set", &bridge, "up"]);
+    let native = load(
+        &bed,
+        &pins,
+        &format!("{},{bridge}", bed.if_a),
+        &["--force", "--mode", "native"],
+    );
+    assert!(!native.ok(), "{native:#?}");
+    assert_eq!(
+        bed.xdp_prog_id(&bed.ns_a, &bed.if_a),
+        Some(foreign),
+        "their program was not put back"
+    );
+    assert_eq!(pins.pins(), Vec::<String>::new());
+
+    // --force alone: says what it replaces, and ours runs.
+    let out = load(&bed, &pins, &bed.if_a, &["--force", "--mode", "skb"]);
+    let stdout = out.success();
+    assert!(
+        stdout.contains("replaced xdp_pass") && stdout.contains("through netlink in skb mode"),
+        "{stdout}"
+    );
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    assert_eq!(
+        testkit::counters(&pins.path().join("stats_map"), "XDP_PASS").0,
+        2
+    );
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+}

@@ -46,6 +46,8 @@ pub struct LoadOptions {
     pub lock_wait: std::time::Duration,
     /// Permissions of the pins and directories this load makes.
     pub pin_mode: crate::state::PinMode,
+    /// Replace a program another tool attached through netlink (saying so).
+    pub force: bool,
 }
 
 /// Everything decided before touching the kernel.
@@ -99,6 +101,9 @@ pub struct Attached {
     pub replaced: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native_refused: Option<String>,
+    /// What `--force` replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forced: Option<String>,
     pub link: PathBuf,
 }
 
@@ -190,6 +195,7 @@ pub fn execute_unless(
             iface,
             opts.mode,
             &layout,
+            opts.force,
         )?);
     }
     // The last moment to stop: after it, the load completes.
@@ -202,6 +208,7 @@ pub fn execute_unless(
             mode: a.mode,
             replaced: a.replaced,
             native_refused: a.native_refused.clone(),
+            forced: a.forced.clone(),
             link: layout.link(&a.iface.name),
         })
         .collect();

@@ -157,6 +157,9 @@ impl fmt::Display for LoadText<'_> {
             writeln!(f, "removed {} (not in this object)", path.display())?;
         }
         for a in &report.attached {
+            if let Some(forced) = &a.forced {
+                writeln!(f, "{}: {forced}", a.iface)?;
+            }
             if let Some(reason) = &a.native_refused {
                 writeln!(f, "{}: native mode refused: {reason}", a.iface)?;
             }
