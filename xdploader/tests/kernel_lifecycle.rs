@@ -767,7 +767,8 @@ fn force_replaces_another_tools_program_and_puts_it_back_when_the_load_fails() {
     let bed = Testbed::new();
     let pins = Bpffs::new();
     let pass = kern_object("xdp_pass.elf");
-    let theirs = {
+    // Another tool's program, attached through netlink.
+    let foreign = {
         sh(&[
             "ip",
             "-n",
@@ -784,7 +785,6 @@ fn force_replaces_another_tools_program_and_puts_it_back_when_the_load_fails() {
         ]);
         bed.xdp_prog_id(&bed.ns_a, &bed.if_a).unwrap()
     };
-    let foreign = theirs;
     // Without --force: refused (EBUSY), theirs stays.
     assert!(!load(&bed, &pins, &bed.if_a, &[]).ok());
     assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), Some(foreign));
