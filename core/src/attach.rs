@@ -363,6 +363,14 @@ fn describe_refusal(err: &io::Error, kernel_message: Option<&str>, iface: &Inter
 /// The tracefs instance of the loader with pid N is `xdploader-N`.
 const TRACE_INSTANCE_PREFIX: &str = "xdploader-";
 
+/// Removes the tracefs instances of loaders that died (when tracefs is
+/// mounted here already: a load never mounts it just for this).
+pub fn clean_dead_trace_instances() {
+    if let Some(root) = crate::bpffs::tracefs_if_mounted() {
+        remove_dead_instances(&root.join("instances"));
+    }
+}
+
 /// Instances are kernel-wide: a loader killed while it listened leaves its
 /// own behind. Removes those whose loader is gone.
 fn remove_dead_instances(instances: &Path) {

@@ -302,6 +302,15 @@ fn hide_btf() -> bool {
         .is_ok()
 }
 
+/// Where tracefs is if it is mounted already (nothing is mounted for it).
+pub fn tracefs_if_mounted() -> Option<PathBuf> {
+    [TRACEFS, "/sys/kernel/debug/tracing"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| is_fs(p, TRACEFS_MAGIC))
+        .map(Path::to_owned)
+}
+
 /// Where tracefs is, mounting it privately if needed. None when it cannot be
 /// had without leaving a mount behind.
 pub fn tracefs() -> Option<PathBuf> {

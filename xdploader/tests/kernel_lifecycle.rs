@@ -364,14 +364,32 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
     let record = state.join(&bed.if_a).join("maps/jmp_map");
     std::fs::remove_file(&record).unwrap();
 
+    // 3. A loader killed while listening to its tracefs instance (kernel-wide,
+    // seen wherever tracefs is mounted; mounted here for the test if need be).
+    let tracing = std::path::Path::new("/sys/kernel/tracing");
+    let mounted_here = !testkit::run(None, "mountpoint", &["-q", "/sys/kernel/tracing"]).ok();
+    if mounted_here {
+        sh(&["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"]);
+    }
+    let instance = tracing
+        .join("instances")
+        .join(format!("xdploader-{}", dead_pid()));
+    std::fs::create_dir(&instance).unwrap();
+
     // The next load (on another interface, so the first is left as it runs)
-    // cleans up both, and the first interface's chain never breaks.
+    // cleans up all three, and the first interface's chain never breaks.
     let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
     sh(&[
         "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
     ]);
     sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
     let out = load(&bed, &pins, &c, &[]);
+    let instance_left = instance.exists();
+    let _ = std::fs::remove_dir(&instance);
+    if mounted_here {
+        sh(&["umount", "/sys/kernel/tracing"]);
+    }
+    assert!(!instance_left, "a dead loader's tracefs instance was left");
     let stdout = out.success();
     // Had the staging pin simply been removed, the kernel would have emptied
     // the table: every ping XDP_ABORTED.
