@@ -63,9 +63,21 @@ pub fn plan(
             })
         }
         (None, None) => {
-            return Ok(DevmapPlan::Skipped {
-                reason: format!("the object has no {DEFAULT_DEVMAP} devmap"),
-            })
+            // Say which devmap the object has, if any: it may just be named otherwise.
+            let devmaps: Vec<&str> = summary
+                .maps_of_type(BPF_MAP_TYPE_DEVMAP)
+                .chain(summary.maps_of_type(BPF_MAP_TYPE_DEVMAP_HASH))
+                .map(|m| m.name.as_str())
+                .collect();
+            let reason = match devmaps.as_slice() {
+                [] => format!("the object has no {DEFAULT_DEVMAP} devmap"),
+                [one] => format!("the object's devmap is {one}: pass --devmap {one}"),
+                several => format!(
+                    "the object's devmaps are {}: pass --devmap NAME",
+                    several.join(", ")
+                ),
+            };
+            return Ok(DevmapPlan::Skipped { reason });
         }
     };
     let hash = map.is(BPF_MAP_TYPE_DEVMAP_HASH);

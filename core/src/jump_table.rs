@@ -485,6 +485,7 @@ mod tests {
                     global_data: false,
                     pin: None,
                     declared_slots: Vec::new(),
+                    loader_creates: false,
                 })
                 .collect(),
             needs_kernel_btf: false,

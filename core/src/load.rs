@@ -14,12 +14,66 @@ use aya_obj::{
 
 use crate::elf::{MapSummary, ObjectSummary};
 
+/// `--max-entries MAP=N`: the size of a map the object leaves to user space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaxEntries {
+    pub map: String,
+    pub entries: u32,
+}
+
+impl std::str::FromStr for MaxEntries {
+    type Err = String;
+    fn from_str(arg: &str) -> Result<Self, String> {
+        let bad = || format!("{arg:?}: expected MAP=N, e.g. flows=1024");
+        let (map, entries) = arg.split_once('=').ok_or_else(bad)?;
+        let entries = entries.parse().map_err(|_| bad())?;
+        if map.is_empty() || entries == 0 {
+            return Err(bad());
+        }
+        Ok(Self {
+            map: map.to_owned(),
+            entries,
+        })
+    }
+}
+
+/// Applies `--max-entries` to the summary (which then says what will be
+/// created), and refuses a map still left without a size, naming it.
+pub fn size_maps(summary: &mut ObjectSummary, sizes: &[MaxEntries]) -> Result<(), LoadError> {
+    use aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+    for size in sizes {
+        let map = summary
+            .maps
+            .iter_mut()
+            .find(|m| m.name == size.map)
+            .ok_or_else(|| LoadError::NoSuchMap {
+                name: size.map.clone(),
+            })?;
+        map.max_entries = size.entries;
+    }
+    // aya sizes a perf event array by the CPUs; every other map needs a size.
+    match summary
+        .maps
+        .iter()
+        .find(|m| m.max_entries == 0 && !m.is(BPF_MAP_TYPE_PERF_EVENT_ARRAY))
+    {
+        Some(map) => Err(LoadError::SizeLeftToUserSpace {
+            name: map.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("--max-entries: no map named {name}")]
+    NoSuchMap { name: String },
+    #[error("map {name} has max_entries 0: the object leaves its size to user space; give it with --max-entries {name}=N")]
+    SizeLeftToUserSpace { name: String },
     #[error("creating the object's maps failed")]
     Object(#[source] aya::EbpfError),
-    #[error("creating prog array {name}")]
-    ProgArray {
+    #[error("creating map {name}")]
+    Create {
         name: String,
         #[source]
         source: MapError,
@@ -57,10 +111,23 @@ pub type MapPinPaths = Vec<(String, PathBuf)>;
 /// attached: dropping the result (and the pins) frees it all.
 pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<Ebpf, LoadError> {
     let mut loader = EbpfLoader::new();
+    // The summary's sizes, --max-entries applied (aya sizes perf event arrays).
+    for map in summary
+        .maps
+        .iter()
+        .filter(|m| !m.global_data && m.max_entries > 0)
+    {
+        loader.map_max_entries(map.name.as_str(), map.max_entries);
+    }
     for (name, path) in pins {
         loader.map_pin_path(name.as_str(), path.as_path());
-        if let Some(map) = summary.map(name).filter(|m| !m.declared_slots.is_empty()) {
-            create_declared_prog_array(map, path)?;
+        // Created by us where aya would not create it as declared; aya then
+        // opens it at that pin instead of making its own.
+        if let Some(map) = summary
+            .map(name)
+            .filter(|m| m.loader_creates && !path.exists())
+        {
+            create_as_summarised(map, path)?;
         }
     }
     let mut ebpf = loader.load(data).map_err(LoadError::Object)?;
@@ -79,10 +146,12 @@ pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<
     Ok(ebpf)
 }
 
-/// aya 0.14 cannot read a declarative prog array (elf::compat hides its
-/// `values` from aya, which then sees no value size): create it as libbpf
-/// would, with 4-byte values, where aya will open it instead.
-fn create_declared_prog_array(map: &MapSummary, pin: &std::path::Path) -> Result<(), LoadError> {
+/// Creates `map` exactly as the summary says (type, sizes, entries, flags)
+/// and pins it where aya will open it. For what aya 0.14 would get wrong: a
+/// declarative prog array (elf::compat hides its `values`, so aya sees no
+/// value size; libbpf's are 4 bytes), a devmap or cpumap with 4-byte values
+/// (aya makes them 8), an LPM trie without BPF_F_NO_PREALLOC.
+fn create_as_summarised(map: &MapSummary, pin: &std::path::Path) -> Result<(), LoadError> {
     let def = bpf_map_def {
         map_type: map.map_type,
         key_size: map.key_size,
@@ -99,7 +168,7 @@ fn create_declared_prog_array(map: &MapSummary, pin: &std::path::Path) -> Result
         symbol_index: None,
         data: Vec::new(),
     });
-    let err = |source| LoadError::ProgArray {
+    let err = |source| LoadError::Create {
         name: map.name.clone(),
         source,
     };

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use xdp_core::{
     attach::Mode,
     jump_table::{ChainOptions, TailArg},
+    load::MaxEntries,
     ops::{
         doctor::DoctorOptions, inspect::InspectOptions, load::LoadOptions, status::StatusOptions,
         unload::UnloadOptions,
@@ -174,6 +175,9 @@ pub struct LoadArgs {
     /// Devmap to fill with the interfaces (default: if_redirect)
     #[arg(long, value_name = "NAME")]
     pub devmap: Option<String>,
+    /// Size of a map the object leaves to user space (max_entries 0); repeatable
+    #[arg(long, value_name = "MAP=N")]
+    pub max_entries: Vec<MaxEntries>,
     /// Attach mode: native, falling back to skb (auto), or only one of them
     #[arg(long, value_enum, default_value = "auto")]
     pub mode: ModeArg,
@@ -218,6 +222,9 @@ pub struct InspectArgs {
     pub json: bool,
     #[command(flatten)]
     pub chain: ChainArgs,
+    /// Size of a map the object leaves to user space, as a load would take it
+    #[arg(long, value_name = "MAP=N")]
+    pub max_entries: Vec<MaxEntries>,
 }
 
 /// `--mode`, as clap lists it in the help.
@@ -260,6 +267,7 @@ impl LoadArgs {
             pin_dir: self.target.pin_dir.clone(),
             chain: self.chain.options(),
             devmap: self.devmap.clone(),
+            max_entries: self.max_entries.clone(),
             mode: self.mode.into(),
             fresh: self.fresh,
             peer_fix: !self.no_peer_fix,
@@ -296,6 +304,7 @@ impl InspectArgs {
             file,
             pin_dir: self.pin_dir.clone(),
             chain: self.chain.options(),
+            max_entries: self.max_entries.clone(),
         }
     }
 }

@@ -244,3 +244,150 @@ fn xdp_tools_objects_inspect_load_and_attach() {
     }
     assert!(loaded.len() >= 10, "loaded only {loaded:?}");
 }
+
+/// Loads `fixture` with `extra` flags, pings through it and counts XDP_PASS
+/// in its stats_map; returns the testbed, pins and load output for more checks.
+fn load_and_count(fixture: &str, extra: &[&str]) -> (Testbed, Bpffs, String) {
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let out = bed.load(&pins, &kern_object(fixture), extra);
+    let stdout = out.success().to_owned();
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    let stats = pins.path().join("stats_map");
+    assert_eq!(counters(&stats, "XDP_PASS"), (3, 3 * PING_FRAME));
+    (bed, pins, stdout)
+}
+
+fn unload_leaves_nothing(bed: &Testbed, pins: &Bpffs) {
+    bed.xdploader(pins, &["unload", "-i", &bed.if_a]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+}
+
+/// `bpftool map show pinned PATH`, as JSON.
+fn bpftool_map(path: &Path) -> Value {
+    let out = testkit::run(
+        None,
+        "bpftool",
+        &["-j", "map", "show", "pinned", path.to_str().unwrap()],
+    );
+    serde_json::from_str(out.success()).unwrap()
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_devmap_with_u32_values_is_created_as_declared_and_named_when_not_if_redirect() {
+    if !testkit::kernel() {
+        return;
+    }
+    // Without --devmap: the load says which devmap the object has.
+    let (bed, pins, stdout) = load_and_count("tests/devmap_u32.elf", &[]);
+    assert!(
+        stdout.contains("devmap: skipped, the object's devmap is tx_port: pass --devmap tx_port"),
+        "{stdout}"
+    );
+    unload_leaves_nothing(&bed, &pins);
+
+    let (bed, pins, stdout) = load_and_count("tests/devmap_u32.elf", &["--devmap", "tx_port"]);
+    assert!(
+        stdout.contains(&format!("devmap tx_port: {} (", bed.if_a)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("created with its declared 4-byte values"),
+        "{stdout}"
+    );
+    let tx_port = pins.path().join("tx_port");
+    assert_eq!(bpftool_map(&tx_port)["bytes_value"], 4);
+    // What failed before ("value expected 8 bytes got 4"): user space writes
+    // the map as the object declares it (ifindex 1, lo, exists everywhere).
+    testkit::sh(&[
+        "bpftool",
+        "map",
+        "update",
+        "pinned",
+        tx_port.to_str().unwrap(),
+        "key",
+        "1",
+        "0",
+        "0",
+        "0",
+        "value",
+        "1",
+        "0",
+        "0",
+        "0",
+    ]);
+    // A reload reuses nothing wrongly and still creates it as declared.
+    bed.load(
+        &pins,
+        &kern_object("tests/devmap_u32.elf"),
+        &["--devmap", "tx_port"],
+    )
+    .success();
+    assert_eq!(bpftool_map(&tx_port)["bytes_value"], 4);
+    unload_leaves_nothing(&bed, &pins);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_goebpf_lpm_trie_gets_no_prealloc_as_goebpf_adds_it() {
+    if !testkit::kernel() {
+        return;
+    }
+    // Without the flag the kernel refuses the trie (EINVAL): the load failed.
+    let (bed, pins, stdout) = load_and_count("tests/lpm_goebpf.elf", &[]);
+    assert!(
+        stdout.contains("LPM trie created with BPF_F_NO_PREALLOC"),
+        "{stdout}"
+    );
+    let trie = bpftool_map(&pins.path().join("blocklist"));
+    assert_eq!(trie["type"], "lpm_trie");
+    assert_eq!(trie["flags"].as_u64().unwrap() & 1, 1, "{trie}");
+    // A reload finds the pinned trie matching (the summary has the flag too).
+    let again = bed
+        .load(&pins, &kern_object("tests/lpm_goebpf.elf"), &["--json"])
+        .json();
+    let action = again["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "blocklist")
+        .unwrap()["action"]
+        .clone();
+    assert_eq!(action, "reuse");
+    unload_leaves_nothing(&bed, &pins);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_map_sized_by_user_space_is_refused_by_name_until_max_entries_gives_it() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let elf = kern_object("tests/sized_by_user.elf");
+    let out = bed.load(&pins, &elf, &[]);
+    assert!(!out.ok());
+    assert_eq!(
+        out.stderr.trim(),
+        "xdploader: map flows has max_entries 0: the object leaves its size to user space; give it with --max-entries flows=N"
+    );
+    assert_eq!(pins.pins(), Vec::<String>::new());
+    // inspect says so too, without the kernel.
+    let inspect = testkit::run(
+        None,
+        testkit::bin("xdploader"),
+        &["inspect", "-file", elf.to_str().unwrap()],
+    );
+    assert!(inspect
+        .success()
+        .contains("a load would fail: map flows has max_entries 0"));
+    drop((bed, pins));
+
+    let (bed, pins, _) =
+        load_and_count("tests/sized_by_user.elf", &["--max-entries", "flows=1024"]);
+    assert_eq!(bpftool_map(&pins.path().join("flows"))["max_entries"], 1024);
+    unload_leaves_nothing(&bed, &pins);
+}

@@ -103,6 +103,47 @@ pub struct MapSummary {
     /// Prog arrays: the slots the object initialises declaratively.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub declared_slots: Vec<DeclaredSlot>,
+    /// The loader creates this map itself, exactly as summarised here,
+    /// because aya would create it otherwise (declarative prog arrays,
+    /// devmaps and cpumaps with 4-byte values, LPM tries lacking
+    /// BPF_F_NO_PREALLOC): the reason is in `rewritten_for_aya`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub loader_creates: bool,
+}
+
+/// BPF_F_NO_PREALLOC, which the kernel requires of every LPM trie.
+const BPF_F_NO_PREALLOC: u32 = 1;
+
+/// What aya would get wrong in creating `map`, and so the loader does itself.
+fn loader_creates(map: &mut MapSummary, notes: &mut Vec<String>) {
+    use bpf_map_type::{
+        BPF_MAP_TYPE_CPUMAP, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH, BPF_MAP_TYPE_LPM_TRIE,
+    };
+    if !map.declared_slots.is_empty() {
+        map.loader_creates = true;
+    }
+    let devmap_like = [
+        BPF_MAP_TYPE_DEVMAP,
+        BPF_MAP_TYPE_DEVMAP_HASH,
+        BPF_MAP_TYPE_CPUMAP,
+    ]
+    .into_iter()
+    .any(|t| map.is(t));
+    if devmap_like && map.value_size != 8 {
+        map.loader_creates = true;
+        notes.push(format!(
+            "map {}: created with its declared {}-byte values (aya would make them 8)",
+            map.name, map.value_size
+        ));
+    }
+    if map.is(BPF_MAP_TYPE_LPM_TRIE) && map.flags & BPF_F_NO_PREALLOC == 0 {
+        map.flags |= BPF_F_NO_PREALLOC;
+        map.loader_creates = true;
+        notes.push(format!(
+            "map {}: LPM trie created with BPF_F_NO_PREALLOC, which the kernel requires (as goebpf adds it)",
+            map.name
+        ));
+    }
 }
 
 impl ObjectSummary {
@@ -262,11 +303,15 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
                 global_data,
                 pin,
                 declared_slots,
+                loader_creates: false,
             };
             (map.symbol_index().unwrap_or(usize::MAX), summary)
         })
         .collect();
     maps.sort_by(|(a, ma), (b, mb)| a.cmp(b).then_with(|| ma.name.cmp(&mb.name)));
+    for (_, map) in &mut maps {
+        loader_creates(map, &mut rewritten_for_aya);
+    }
 
     Ok(Inspected {
         summary: ObjectSummary {

@@ -17,6 +17,8 @@ pub struct InspectOptions {
     /// The pin directory a load would use (only changes the pin paths shown).
     pub pin_dir: PathBuf,
     pub chain: ChainOptions,
+    /// Sizes of maps the object leaves to user space, as a load would take them.
+    pub max_entries: Vec<crate::load::MaxEntries>,
 }
 
 #[derive(Debug, Serialize)]
@@ -34,9 +36,15 @@ pub struct InspectReport {
 
 pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
     let (_, inspected) = read_object(&opts.file)?;
-    let summary = inspected.summary;
+    let mut summary = inspected.summary;
+    // What a load would refuse, said before the kernel is asked.
+    let sized = crate::load::size_maps(&mut summary, &opts.max_entries);
     let (entry, jump_tables, problem) = match jump_table::plan_chain(&summary, &opts.chain) {
-        Ok((entry, tables)) => (Some(entry), Some(tables), None),
+        Ok((entry, tables)) => (
+            Some(entry),
+            Some(tables),
+            sized.err().map(|e| crate::error_chain(&e)),
+        ),
         Err(e) => (None, None, Some(crate::error_chain(&e))),
     };
     Ok(InspectReport {

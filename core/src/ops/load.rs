@@ -37,6 +37,8 @@ pub struct LoadOptions {
     pub chain: ChainOptions,
     /// The devmap to fill with the interfaces (default: if_redirect).
     pub devmap: Option<String>,
+    /// Sizes of maps the object leaves to user space (max_entries 0).
+    pub max_entries: Vec<load::MaxEntries>,
     pub mode: Mode,
     /// Replace pinned maps that do not match the object instead of refusing.
     pub fresh: bool,
@@ -71,7 +73,8 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
         sha256: sha256_hex(&data),
         entry: String::new(),
     };
-    let summary = inspected.summary;
+    let mut summary = inspected.summary;
+    load::size_maps(&mut summary, &opts.max_entries)?;
     // aya gets the rewritten object when there is one.
     let data = inspected.rewritten.unwrap_or(data);
     let (entry, jump_tables) = jump_table::plan_chain(&summary, &opts.chain)?;
