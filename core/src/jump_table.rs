@@ -490,6 +490,7 @@ mod tests {
                 .collect(),
             needs_kernel_btf: false,
             rewritten_for_aya: Vec::new(),
+            externs: Vec::new(),
         }
     }
 

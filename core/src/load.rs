@@ -64,8 +64,38 @@ pub fn size_maps(summary: &mut ObjectSummary, sizes: &[MaxEntries]) -> Result<()
     }
 }
 
+/// Refuses, naming each, the functions the object calls but does not define:
+/// aya 0.14 links neither kfuncs nor externs (it fails on the `.ksyms`
+/// section, or the verifier on a call into nothing).
+pub fn check_linkable(summary: &ObjectSummary) -> Result<(), LoadError> {
+    let names = |kfunc: bool| -> Vec<&str> {
+        summary
+            .externs
+            .iter()
+            .filter(|e| e.kfunc == kfunc)
+            .map(|e| e.name.as_str())
+            .collect()
+    };
+    let (kfuncs, externs) = (names(true), names(false));
+    if !kfuncs.is_empty() {
+        return Err(LoadError::Kfuncs {
+            names: kfuncs.join(", "),
+        });
+    }
+    if !externs.is_empty() {
+        return Err(LoadError::Externs {
+            names: externs.join(", "),
+        });
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("the object calls kfuncs ({names}: extern __ksym), which xdploader cannot link yet (aya 0.14 cannot)")]
+    Kfuncs { names: String },
+    #[error("the object calls functions it does not define ({names}): link the object that defines them in (bpftool gen object, or one clang compile)")]
+    Externs { names: String },
     #[error("--max-entries: no map named {name}")]
     NoSuchMap { name: String },
     #[error("map {name} has max_entries 0: the object leaves its size to user space; give it with --max-entries {name}=N")]

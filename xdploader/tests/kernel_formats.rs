@@ -391,3 +391,90 @@ fn a_map_sized_by_user_space_is_refused_by_name_until_max_entries_gives_it() {
     assert_eq!(bpftool_map(&pins.path().join("flows"))["max_entries"], 1024);
     unload_leaves_nothing(&bed, &pins);
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn bpf_load_c_section_names_and_a_tc_program_beside_them() {
+    if !testkit::kernel() {
+        return;
+    }
+    // SEC("xdp1") and SEC("xdp_prog") sank the whole object, even for
+    // inspect; the tc program must be listed and skipped, never sink it.
+    let elf = kern_object("tests/bpf_load_sections.elf");
+    let inspect = testkit::run(
+        None,
+        testkit::bin("xdploader"),
+        &["inspect", "-file", elf.to_str().unwrap()],
+    );
+    let text = inspect.success();
+    for line in [
+        "prog xdp_entry    xdp1",
+        "prog xdp_entry_1  xdp_prog",
+        "prog tc_ingress   tc             2 insns  (not XDP: not loaded)",
+        "note: section tc: a program type aya 0.14 does not know; listed, not loaded",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    chain_passes(
+        "tests/bpf_load_sections.elf",
+        "jump table jmp_map: 1 <- xdp_entry_1 (naming)",
+        "stats_map",
+    );
+    // --sec takes the original name.
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let out = bed.load(&pins, &elf, &["--sec", "xdp1", "--json"]).json();
+    assert_eq!(out["entry"], "xdp_entry");
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let elf = kern_object("tests/kfunc.elf");
+    let out = bed.load(&pins, &elf, &[]);
+    assert!(!out.ok());
+    assert_eq!(
+        out.stderr.trim(),
+        "xdploader: the object calls kfuncs (bpf_xdp_metadata_rx_hash, bpf_xdp_metadata_rx_timestamp: extern __ksym), which xdploader cannot link yet (aya 0.14 cannot)"
+    );
+    assert_eq!(pins.pins(), Vec::<String>::new());
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+    let inspect = testkit::run(
+        None,
+        testkit::bin("xdploader"),
+        &["inspect", "--json", "-file", elf.to_str().unwrap()],
+    );
+    let report: Value = serde_json::from_str(inspect.success()).unwrap();
+    assert_eq!(report["summary"]["externs"][0]["kfunc"], true);
+    assert!(report["problem"].as_str().unwrap().contains("calls kfuncs"));
+}
+
+#[test]
+fn an_extern_no_object_defines_is_named_by_load_and_inspect() {
+    // Refused while reading the object: no kernel needed, so no root either.
+    let elf = kern_object("tests/missing_extern.elf");
+    let out = testkit::run(
+        None,
+        testkit::bin("xdploader"),
+        &["-file", elf.to_str().unwrap(), "-i", "lo"],
+    );
+    assert!(!out.ok());
+    assert_eq!(
+        out.stderr.trim(),
+        "xdploader: the object calls functions it does not define (classify): link the object that defines them in (bpftool gen object, or one clang compile)"
+    );
+    let inspect = testkit::run(
+        None,
+        testkit::bin("xdploader"),
+        &["inspect", "-file", elf.to_str().unwrap()],
+    );
+    assert!(inspect
+        .success()
+        .contains("a load would fail: the object calls functions it does not define (classify)"));
+}

@@ -36,21 +36,30 @@ pub(super) struct Rewrites {
 }
 
 /// The name aya accepts for an XDP section it would refuse, if any.
+/// What a program section aya does not know is renamed to: a type aya
+/// parses, and that a loader of XDP programs never loads.
+pub(super) const NOT_LOADED_SECTION: &str = "socket";
+
 pub(super) fn aya_section_name(name: &str) -> Option<&'static str> {
-    let (kind, rest) = if let Some(rest) = name.strip_prefix("xdp.frags/") {
-        ("xdp.frags", rest)
-    } else if let Some(rest) = name.strip_prefix("xdp/") {
-        ("xdp", rest)
-    } else if let Some(rest) = name.strip_prefix("xdp_") {
-        ("xdp", rest)
-    } else {
+    // What aya 0.14 takes as it is.
+    const ACCEPTED: [&str; 6] = [
+        "xdp",
+        "xdp.frags",
+        "xdp/devmap",
+        "xdp/cpumap",
+        "xdp.frags/devmap",
+        "xdp.frags/cpumap",
+    ];
+    if ACCEPTED.contains(&name) || !name.starts_with("xdp") {
         return None;
-    };
-    match rest {
-        "" | "devmap" | "cpumap" if name.contains('/') => None,
-        "" => None,
-        _ => Some(kind),
     }
+    // Any other section starting with "xdp" is an XDP program, as the old
+    // samples/bpf loader (bpf_load.c) took it: xdp/foo, xdp_foo, xdp1, xdp_prog.
+    Some(if name.starts_with("xdp.frags") {
+        "xdp.frags"
+    } else {
+        "xdp"
+    })
 }
 
 impl Rewrites {

@@ -68,6 +68,36 @@ pub struct ObjectSummary {
     pub needs_kernel_btf: bool,
     /// What was rewritten so that aya accepts the object.
     pub rewritten_for_aya: Vec<String>,
+    /// Functions the object calls but does not define: kfuncs (`extern …
+    /// __ksym`) or unresolved externs. aya 0.14 links neither.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub externs: Vec<Extern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Extern {
+    pub name: String,
+    /// A kernel function (in the BTF `.ksyms` section), else an extern that
+    /// some other object was meant to define.
+    pub kfunc: bool,
+}
+
+/// The symbols the object needs from outside: undefined globals.
+fn externs(elf: &ElfFile64<'_, Endianness>) -> Vec<Extern> {
+    // clang records kfuncs in a BTF DATASEC named .ksyms.
+    let ksyms = elf
+        .section_by_name(".BTF")
+        .and_then(|s| s.data().ok())
+        .is_some_and(|btf| btf.windows(7).any(|w| w == b".ksyms\0"));
+    let mut found: Vec<Extern> = elf
+        .symbols()
+        .filter(|s| s.is_undefined() && s.is_global())
+        .filter_map(|s| s.name().ok().filter(|n| !n.is_empty()).map(str::to_owned))
+        .map(|name| Extern { name, kfunc: ksyms })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found.dedup();
+    found
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -197,6 +227,18 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
         if let Some(new) = compat::aya_section_name(name) {
             rewrites.renames.push((section.index().0, new));
             rewritten_for_aya.push(format!("section {name} read as {new}"));
+        } else if name != ".text"
+            && !name.starts_with("xdp")
+            && name.parse::<ProgramSection>().is_err()
+        {
+            // A program of another type aya does not know (tc, say): it must
+            // not sink the XDP programs; listed, never loaded.
+            rewrites
+                .renames
+                .push((section.index().0, compat::NOT_LOADED_SECTION));
+            rewritten_for_aya.push(format!(
+                "section {name}: a program type aya 0.14 does not know; listed, not loaded"
+            ));
         }
     }
     for map in &legacy {
@@ -320,6 +362,7 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
             maps: maps.into_iter().map(|(_, m)| m).collect(),
             needs_kernel_btf: obj.has_btf_relocations(),
             rewritten_for_aya,
+            externs: externs(&elf),
         },
         rewritten,
     })

@@ -38,7 +38,8 @@ pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
     let (_, inspected) = read_object(&opts.file)?;
     let mut summary = inspected.summary;
     // What a load would refuse, said before the kernel is asked.
-    let sized = crate::load::size_maps(&mut summary, &opts.max_entries);
+    let sized = crate::load::check_linkable(&summary)
+        .and_then(|()| crate::load::size_maps(&mut summary, &opts.max_entries));
     let (entry, jump_tables, problem) = match jump_table::plan_chain(&summary, &opts.chain) {
         Ok((entry, tables)) => (
             Some(entry),

@@ -74,6 +74,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
         entry: String::new(),
     };
     let mut summary = inspected.summary;
+    load::check_linkable(&summary)?;
     load::size_maps(&mut summary, &opts.max_entries)?;
     // aya gets the rewritten object when there is one.
     let data = inspected.rewritten.unwrap_or(data);
