@@ -2,10 +2,9 @@
 //! loader attaches to, so a program can `bpf_redirect_map(&if_redirect,
 //! ifindex, 0)` to any of them.
 
-use aya::{
-    maps::{DevMap, DevMapHash},
-    Ebpf,
-};
+use std::os::fd::AsFd as _;
+
+use aya::Ebpf;
 use aya_obj::generated::bpf_map_type::{BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH};
 use serde::Serialize;
 
@@ -32,13 +31,7 @@ pub enum DevmapError {
         iface: String,
         map: String,
         #[source]
-        source: aya::maps::xdp::XdpMapError,
-    },
-    #[error("opening devmap {map}")]
-    Open {
-        map: String,
-        #[source]
-        source: aya::maps::MapError,
+        source: std::io::Error,
     },
 }
 
@@ -103,42 +96,40 @@ pub fn plan(
     })
 }
 
-/// Writes `ifindex → ifindex` for every interface.
+/// Writes `ifindex → ifindex` for every interface, the value as wide as
+/// the map declares it: a `__u32` ifindex, or `struct bpf_devmap_val`
+/// (ifindex, then a program fd, 0 for none). Raw updates, because aya's
+/// DevMap types insist on the 8-byte layout aya itself would have created.
+/// `value_size` is the summary's: as declared, which is how the loader
+/// creates a devmap whose values aya would make otherwise.
 pub fn fill(
-    ebpf: &mut Ebpf,
+    ebpf: &Ebpf,
     map: &str,
-    hash: bool,
+    value_size: u32,
     interfaces: &[Interface],
 ) -> Result<(), DevmapError> {
-    let open_err = |source| DevmapError::Open {
-        map: map.to_owned(),
-        source,
-    };
-    let data = ebpf.map_mut(map).ok_or_else(|| DevmapError::NoSuchMap {
+    let data = ebpf.map(map).ok_or_else(|| DevmapError::NoSuchMap {
         name: map.to_owned(),
     })?;
-    let fill_err = |iface: &Interface| {
-        let iface = iface.name.clone();
-        move |source| DevmapError::Fill {
-            iface,
-            map: map.to_owned(),
-            source,
+    let data = match data {
+        aya::maps::Map::DevMap(d) | aya::maps::Map::DevMapHash(d) => d,
+        _ => {
+            return Err(DevmapError::NoSuchMap {
+                name: map.to_owned(),
+            })
         }
     };
-    if hash {
-        let mut devmap = DevMapHash::try_from(data).map_err(open_err)?;
-        for i in interfaces {
-            devmap
-                .insert(i.ifindex, i.ifindex, None, 0)
-                .map_err(fill_err(i))?;
-        }
-    } else {
-        let mut devmap = DevMap::try_from(data).map_err(open_err)?;
-        for i in interfaces {
-            devmap
-                .set(i.ifindex, i.ifindex, None, 0)
-                .map_err(fill_err(i))?;
-        }
+    let fd = data.fd().as_fd();
+    for i in interfaces {
+        let mut value = vec![0u8; (value_size as usize).max(4)];
+        value[..4].copy_from_slice(&i.ifindex.to_ne_bytes());
+        crate::sys::map_update(fd, &i.ifindex.to_ne_bytes(), &value).map_err(|source| {
+            DevmapError::Fill {
+                iface: i.name.clone(),
+                map: map.to_owned(),
+                source,
+            }
+        })?;
     }
     Ok(())
 }

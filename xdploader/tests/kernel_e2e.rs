@@ -5,7 +5,7 @@
 // In tests a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aya::maps::{DevMapHash, Map, MapData, ProgramArray};
+use aya::maps::{Map, MapData, ProgramArray};
 use serde_json::Value;
 use testkit::{bin, kern_object, run, Bpffs, HostPinDir, Testbed};
 
@@ -199,9 +199,32 @@ fn a_large_ifindex_fills_the_devmap_hash_and_counts() {
         "{}",
         out.stdout
     );
-    let devmap = MapData::from_pin(pins.path().join("if_redirect")).unwrap();
-    let devmap = DevMapHash::try_from(Map::DevMapHash(devmap)).unwrap();
-    assert_eq!(devmap.get(1000, 0).unwrap().if_index, 1000);
+    // The entry, as bpftool reads it: key and value both ifindex 1000 (e8 03).
+    let dump = run(
+        None,
+        "bpftool",
+        &[
+            "-j",
+            "map",
+            "dump",
+            "pinned",
+            pins.path().join("if_redirect").to_str().unwrap(),
+        ],
+    );
+    let entries: Value = serde_json::from_str(dump.success()).unwrap();
+    let bytes = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(entries.as_array().unwrap().len(), 1, "{entries}");
+    assert_eq!(bytes(&entries[0]["key"]), ["0xe8", "0x03", "0x00", "0x00"]);
+    assert_eq!(
+        bytes(&entries[0]["value"]),
+        ["0xe8", "0x03", "0x00", "0x00"]
+    );
     assert_eq!(bed.ping_a_from_b(3, 56), 3);
     assert_eq!(counters(&pins, "XDP_PASS"), (3, 3 * PING_FRAME));
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();

@@ -187,8 +187,9 @@ pub fn execute_unless(
     check()?;
 
     jump_table::fill(&ebpf, &prepared.jump_tables)?;
-    if let DevmapPlan::Fill { map, hash } = &prepared.devmap {
-        devmap::fill(&mut ebpf, map, *hash, &prepared.interfaces)?;
+    if let DevmapPlan::Fill { map, .. } = &prepared.devmap {
+        let value_size = prepared.summary.map(map).map_or(8, |m| m.value_size);
+        devmap::fill(&ebpf, map, value_size, &prepared.interfaces)?;
     }
 
     let mut attachments: Vec<Attachment> = Vec::new();
