@@ -478,3 +478,32 @@ fn an_extern_no_object_defines_is_named_by_load_and_inspect() {
         .success()
         .contains("a load would fail: the object calls functions it does not define (classify)"));
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_renamed_section_beside_a_plain_one_never_gets_its_source_lines() {
+    if !testkit::kernel() {
+        return;
+    }
+    chain_passes(
+        "tests/mixed_sections.elf",
+        "jump table jmp_map: 1 <- xdp_mixed_1 (naming)",
+        "stats_map",
+    );
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    bed.load(&pins, &kern_object("tests/mixed_sections.elf"), &[])
+        .success();
+    // The stage's dump must not show the entry's source (`int xdp_mixed(`).
+    let dump = testkit::run(
+        None,
+        "bpftool",
+        &["prog", "dump", "xlated", "name", "xdp_mixed_1", "linum"],
+    );
+    assert!(
+        !dump.success().contains("int xdp_mixed("),
+        "{}",
+        dump.stdout
+    );
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+}

@@ -13,6 +13,13 @@
 //! - A declarative prog array's `values` member is renamed in BTF, so aya
 //!   skips it instead of aborting (it expects map-in-map values there); the
 //!   loader fills those slots itself.
+//! - The BTF.ext function and line records of renamed sections, and of the
+//!   sections already called what they become, are given the empty section
+//!   name: aya looks them up by the ELF section name, and those sections now
+//!   share one, so it would hand one section's source lines to another's
+//!   program (wrong lines, or the verifier's "Invalid insn code at
+//!   line_info[N].insn_off"). Those programs load without source lines
+//!   rather than with wrong ones (aya 0.14 cannot tell the sections apart).
 
 use std::ops::Range;
 
@@ -82,6 +89,19 @@ impl Rewrites {
             hide_btf_values(&mut out, elf)?;
         }
         if !self.renames.is_empty() {
+            // The renamed sections, and the sections already called what
+            // they are renamed to: all of them share one name for aya.
+            let mut shared: Vec<&str> = self
+                .renames
+                .iter()
+                .filter_map(|(index, _)| {
+                    elf.section_by_index(object::SectionIndex(*index))
+                        .ok()
+                        .and_then(|s| s.name().ok())
+                })
+                .collect();
+            shared.extend(self.renames.iter().map(|(_, new)| *new));
+            unname_btf_ext(&mut out, elf, &shared)?;
             rename_sections(&mut out, elf, &self.renames)?;
         }
         Ok(out)
@@ -172,6 +192,83 @@ fn hide_btf_values(out: &mut [u8], elf: &ElfFile64<'_, Endianness>) -> Result<()
     Ok(())
 }
 
+/// Points the BTF.ext func_info and line_info records of the sections named
+/// `renamed` at the empty name (string offset 0), so aya never hands them to
+/// another section's programs. Objects without BTF.ext are left alone.
+fn unname_btf_ext(
+    out: &mut [u8],
+    elf: &ElfFile64<'_, Endianness>,
+    renamed: &[&str],
+) -> Result<(), ElfError> {
+    let malformed = |reason: &str| ElfError::Malformed {
+        reason: format!(".BTF.ext: {reason}"),
+    };
+    let (Some(btf), Some(ext)) = (elf.section_by_name(".BTF"), elf.section_by_name(".BTF.ext"))
+    else {
+        return Ok(());
+    };
+    let endian = elf.endian();
+    let u32_at =
+        |data: &[u8], at: usize| super::map_defs::u32_at(data, at, endian).map(|v| v as usize);
+    // The BTF strings, to read each record group's section name.
+    let btf = btf.data().map_err(|_| malformed("no .BTF data"))?;
+    let (Some(hdr_len), Some(str_off), Some(str_len)) =
+        (u32_at(btf, 4), u32_at(btf, 16), u32_at(btf, 20))
+    else {
+        return Err(malformed("truncated .BTF header"));
+    };
+    let strings = btf
+        .get(hdr_len + str_off..hdr_len + str_off + str_len)
+        .ok_or_else(|| malformed(".BTF strings past their end"))?;
+    let name_at = |off: usize| {
+        let rest = strings.get(off..)?;
+        let end = rest.iter().position(|b| *b == 0)?;
+        std::str::from_utf8(&rest[..end]).ok()
+    };
+    let (start, size) = ext.file_range().ok_or_else(|| malformed("no data"))?;
+    let ext = out
+        .get_mut(start as usize..(start + size) as usize)
+        .ok_or_else(|| malformed("past the end of the file"))?;
+    // struct btf_ext_header { u16 magic; u8 version, flags; u32 hdr_len,
+    //   func_info_off, func_info_len, line_info_off, line_info_len; ... }
+    let (Some(hdr_len), Some(fi_off), Some(fi_len), Some(li_off), Some(li_len)) = (
+        u32_at(ext, 4),
+        u32_at(ext, 8),
+        u32_at(ext, 12),
+        u32_at(ext, 16),
+        u32_at(ext, 20),
+    ) else {
+        return Err(malformed("truncated header"));
+    };
+    for (off, len) in [(fi_off, fi_len), (li_off, li_len)] {
+        if len == 0 {
+            continue;
+        }
+        let base = hdr_len + off;
+        // u32 rec_size, then groups { u32 sec_name_off, num_info; records }.
+        let rec_size = u32_at(ext, base).ok_or_else(|| malformed("truncated records"))?;
+        let mut at = base + 4;
+        while at + 8 <= base + len {
+            let (Some(name_off), Some(count)) = (u32_at(ext, at), u32_at(ext, at + 4)) else {
+                return Err(malformed("truncated record group"));
+            };
+            if name_at(name_off).is_some_and(|n| renamed.contains(&n)) {
+                let zero = match endian {
+                    Endianness::Little => 0u32.to_le_bytes(),
+                    Endianness::Big => 0u32.to_be_bytes(),
+                };
+                ext.get_mut(at..at + 4)
+                    .ok_or_else(|| malformed("record group past its end"))?
+                    .copy_from_slice(&zero);
+            }
+            at += 8 + count
+                .checked_mul(rec_size)
+                .ok_or_else(|| malformed("record count overflows"))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::aya_section_name;
@@ -181,15 +278,18 @@ mod tests {
         assert_eq!(aya_section_name("xdp/firewall"), Some("xdp"));
         assert_eq!(aya_section_name("xdp_ingress"), Some("xdp"));
         assert_eq!(aya_section_name("xdp.frags/big"), Some("xdp.frags"));
+        // samples/bpf's bpf_load.c: any section starting with "xdp".
+        assert_eq!(aya_section_name("xdp1"), Some("xdp"));
+        assert_eq!(aya_section_name("xdp_prog"), Some("xdp"));
+        assert_eq!(aya_section_name("xdpx"), Some("xdp"));
         for kept in [
             "xdp",
             "xdp.frags",
             "xdp/devmap",
             "xdp/cpumap",
-            "xdp/",
-            "xdp_",
+            "xdp.frags/devmap",
             "tc",
-            "xdpx",
+            "socket",
         ] {
             assert_eq!(aya_section_name(kept), None, "{kept}");
         }
