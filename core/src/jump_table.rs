@@ -215,6 +215,8 @@ pub fn entry_program(
     }
     let mut candidates: Vec<&str> = summary
         .xdp_programs()
+        // A devmap/cpumap program never runs on an interface.
+        .filter(|p| !p.map_program || choice.prog.is_some_and(|w| p.name == w))
         .filter(|p| choice.prog.is_none_or(|w| p.name == w))
         .filter(|p| choice.sec.is_none_or(|w| p.section == w))
         .map(|p| p.name.as_str())
@@ -395,7 +397,74 @@ pub fn plan(
             }),
         }
     }
+    notes.extend(unfilled(summary, entry, &tables));
     Ok(JumpTables { tables, notes })
+}
+
+/// What the plan leaves out, said with the flags that would fill it: XDP
+/// programs in no slot, and slots the bytecode tail-calls with a constant
+/// index that nothing fills (such a call fails, and the program goes on).
+fn unfilled(summary: &ObjectSummary, entry: &str, tables: &[JumpTablePlan]) -> Vec<String> {
+    let placed = |name: &str| {
+        tables
+            .iter()
+            .any(|t| t.slots.iter().any(|s| s.program == name))
+    };
+    let filled = |map: &str, slot: u32| {
+        tables
+            .iter()
+            .any(|t| t.map == map && t.slots.iter().any(|s| s.slot == slot))
+    };
+    let idle: Vec<&str> = summary
+        .xdp_programs()
+        .filter(|p| p.name != entry && !p.map_program && !placed(&p.name))
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut empty: Vec<(String, u32)> = Vec::new();
+    for call in summary.xdp_programs().flat_map(|p| &p.tail_calls) {
+        if let (Some(map), Some(slot)) = (&call.map, call.slot) {
+            if !filled(map, slot) && !empty.contains(&(map.clone(), slot)) {
+                empty.push((map.clone(), slot));
+            }
+        }
+    }
+    let calls: Vec<String> = empty.iter().map(|(m, s)| format!("{m}[{s}]")).collect();
+    let mut notes = Vec::new();
+    match (idle.is_empty(), empty.is_empty()) {
+        (true, true) => {}
+        (false, true) => notes.push(format!(
+            "{} in no slot: --tail MAP:SLOT=PROG places a program",
+            plural_is(&idle)
+        )),
+        (true, false) => notes.push(format!(
+            "the bytecode tail-calls {}, which nothing fills: such a call fails and the program goes on",
+            calls.join(", ")
+        )),
+        (false, false) => {
+            let flags: Vec<String> = empty
+                .iter()
+                .zip(&idle)
+                .map(|((map, slot), prog)| format!("--tail {map}:{slot}={prog}"))
+                .collect();
+            notes.push(format!(
+                "{} in no slot while {} {} empty: e.g. {}",
+                plural_is(&idle),
+                calls.join(", "),
+                if calls.len() == 1 { "is" } else { "are" },
+                flags.join(" ")
+            ));
+        }
+    }
+    notes
+}
+
+/// `a is` / `a, b are`.
+fn plural_is(names: &[&str]) -> String {
+    format!(
+        "{} {}",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    )
 }
 
 /// Puts every planned program into its slot.
@@ -469,6 +538,7 @@ mod tests {
                     frags: false,
                     instructions: 2,
                     tail_calls: Vec::new(),
+                    map_program: false,
                 })
                 .collect(),
             maps: maps

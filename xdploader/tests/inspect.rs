@@ -169,3 +169,41 @@ fn bad_files_give_one_error_line() {
     let out = run(None, bin("xdploader"), &["inspect", "-file", "/bin/true"]);
     assert!(out.stderr.contains("not BPF"), "{}", out.stderr);
 }
+
+#[test]
+fn programs_in_no_slot_and_empty_called_slots_come_with_the_flags_that_fill_them() {
+    let elf = fixture("tests/unfilled_slots.elf");
+    // The xdp/devmap program is never an entry candidate.
+    let out = inspect(&["-file", &elf]);
+    assert!(
+        out.success()
+            .contains("several entry programs (parse, filter_v4, filter_v6): choose one"),
+        "{}",
+        out.stdout
+    );
+    let out = inspect(&["-file", &elf, "--prog", "parse"]);
+    assert!(
+        out.success().contains(
+            "jump table: filter_v4, filter_v6 are in no slot while jmp_map[3], jmp_map[5] are empty: e.g. --tail jmp_map:3=filter_v4 --tail jmp_map:5=filter_v6"
+        ),
+        "{}",
+        out.stdout
+    );
+    // The suggested flags give a plan with nothing left out.
+    let out = inspect(&[
+        "-file",
+        &elf,
+        "--prog",
+        "parse",
+        "--tail",
+        "jmp_map:3=filter_v4",
+        "--tail",
+        "jmp_map:5=filter_v6",
+    ]);
+    let text = out.success();
+    assert!(
+        text.contains("jump table jmp_map: 3 <- filter_v4 (--tail), 5 <- filter_v6 (--tail)"),
+        "{text}"
+    );
+    assert!(!text.contains("in no slot"), "{text}");
+}

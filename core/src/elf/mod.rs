@@ -111,6 +111,10 @@ pub struct ProgramSummary {
     pub instructions: usize,
     /// The tail calls its bytecode makes.
     pub tail_calls: Vec<TailCall>,
+    /// An `xdp/devmap` or `xdp/cpumap` program: it runs from a devmap or
+    /// cpumap entry, never on an interface, so it is never the entry.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub map_program: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -269,9 +273,13 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
         .programs
         .iter()
         .map(|(name, prog)| {
-            let (xdp, frags) = match prog.section {
-                ProgramSection::Xdp { frags, .. } => (true, frags),
-                _ => (false, false),
+            let (xdp, frags, map_program) = match prog.section {
+                ProgramSection::Xdp { frags, attach_type } => (
+                    true,
+                    frags,
+                    !matches!(attach_type, aya_obj::programs::XdpAttachType::Interface),
+                ),
+                _ => (false, false, false),
             };
             let function = obj.functions.get(&prog.function_key());
             let tail_calls = function.map_or_else(Vec::new, |f| {
@@ -286,6 +294,7 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
                 frags,
                 instructions: function.map_or(0, |f| f.instructions.len()),
                 tail_calls,
+                map_program,
             };
             (prog.section_index, prog.address, summary)
         })
