@@ -102,6 +102,13 @@ pub enum LoadError {
     SizeLeftToUserSpace { name: String },
     #[error("creating the object's maps failed")]
     Object(#[source] aya::EbpfError),
+    #[error("the kernel refused to create map {name}: {cause}")]
+    CreateMap {
+        name: String,
+        cause: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("creating map {name}")]
     Create {
         name: String,
@@ -160,7 +167,7 @@ pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<
             create_as_summarised(map, path)?;
         }
     }
-    let mut ebpf = loader.load(data).map_err(LoadError::Object)?;
+    let mut ebpf = loader.load(data).map_err(object_error)?;
     for prog in summary.xdp_programs() {
         let program: &mut Xdp = ebpf
             .program_mut(&prog.name)
@@ -209,6 +216,29 @@ fn create_as_summarised(map: &MapSummary, pin: &std::path::Path) -> Result<(), L
             error: e,
         })
     })
+}
+
+/// aya's error, with a map the kernel would not create named once and its
+/// errno said as a cause.
+fn object_error(err: aya::EbpfError) -> LoadError {
+    use nix::errno::Errno;
+    match err {
+        aya::EbpfError::MapError(MapError::CreateError { name, io_error }) => {
+            let cause = match io_error.raw_os_error().map(Errno::from_raw) {
+                Some(Errno::EINVAL) => "its definition breaks the kernel's rules for its type (key or value size, max_entries, flags)",
+                Some(Errno::EPERM) => "not permitted (CAP_BPF or CAP_SYS_ADMIN; before Linux 5.11, the locked-memory limit)",
+                Some(Errno::ENOMEM | Errno::E2BIG) => "too large to allocate (max_entries times the value size)",
+                Some(Errno::EOPNOTSUPP) => "its type or a flag is not supported by this kernel",
+                _ => "the kernel said no",
+            };
+            LoadError::CreateMap {
+                name,
+                cause,
+                source: io_error,
+            }
+        }
+        other => LoadError::Object(other),
+    }
 }
 
 fn program_error(name: &str, err: ProgramError) -> LoadError {

@@ -170,6 +170,23 @@ fn verifier_rejection() {
 
 #[test]
 #[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_map_the_kernel_refuses_is_named_once_with_the_cause() {
+    if !testkit::kernel() {
+        return;
+    }
+    let (bed, pins) = (Testbed::new(), Bpffs::new());
+    assert_fails_cleanly(
+        &bed,
+        &pins,
+        &[],
+        &kern_object("tests/bad_map.elf"),
+        &[],
+        "the kernel refused to create map wide_key: its definition breaks the kernel's rules for its type (key or value size, max_entries, flags): EINVAL",
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn array_devmap_refuses_an_ifindex_beyond_its_size() {
     if !testkit::kernel() {
         return;
