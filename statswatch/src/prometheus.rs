@@ -12,8 +12,12 @@ use crate::xdp_errors::{ErrorCounters, ErrorRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
-    #[error("cannot serve /metrics on {addr}: {reason}")]
-    Bind { addr: String, reason: String },
+    #[error("cannot serve /metrics on {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// A running exporter; it stops when dropped.
@@ -40,9 +44,9 @@ pub fn serve(
     per_cpu: bool,
     errors: Option<ErrorCounters>,
 ) -> Result<Exporter, PrometheusError> {
-    let server = tiny_http::Server::http(addr).map_err(|e| PrometheusError::Bind {
+    let server = tiny_http::Server::http(addr).map_err(|source| PrometheusError::Bind {
         addr: addr.to_owned(),
-        reason: e.to_string(),
+        source,
     })?;
     let bound = server
         .server_addr()
@@ -191,4 +195,17 @@ pub fn metrics(path: &std::path::Path, rows: &[ActionStats]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_value;
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_line_feed() {
+        // An interface or errno name is text from the kernel or a file: a
+        // raw line feed would end the sample line and corrupt the scrape.
+        assert_eq!(label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        assert_eq!(label_value("veth1"), "veth1");
+    }
 }
