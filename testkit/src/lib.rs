@@ -275,6 +275,42 @@ impl Testbed {
         bed
     }
 
+    /// A second veth pair inside namespace a, `<if_a>c` ↔ `<if_a>d`, both up:
+    /// both ends are in a, for tests of several interfaces of one load.
+    pub fn second_pair(&self) -> (String, String) {
+        let (c, d) = (format!("{}c", self.if_a), format!("{}d", self.if_a));
+        sh(&[
+            "ip", "-n", &self.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
+        ]);
+        for end in [&c, &d] {
+            sh(&["ip", "-n", &self.ns_a, "link", "set", end, "up"]);
+        }
+        (c, d)
+    }
+
+    /// Another tool's program on `ifname` in namespace a: kern/xdp_pass.elf
+    /// attached through netlink in generic mode, as `ip link` does. Returns
+    /// its program id.
+    pub fn attach_netlink_generic(&self, ifname: &str) -> u64 {
+        let pass = kern_object("xdp_pass.elf");
+        sh(&[
+            "ip",
+            "-n",
+            &self.ns_a,
+            "link",
+            "set",
+            "dev",
+            ifname,
+            "xdpgeneric",
+            "obj",
+            pass.to_str().expect("UTF-8 path"),
+            "sec",
+            "xdp.frags",
+        ]);
+        self.xdp_prog_id(&self.ns_a, ifname)
+            .expect("ip link attached a program")
+    }
+
     /// The MAC address of `ifname` in `ns`.
     pub fn mac(&self, ifname: &str, ns: &str) -> String {
         let out = run(None, "ip", &["-n", ns, "-j", "link", "show", "dev", ifname]);

@@ -95,21 +95,7 @@ fn another_tools_netlink_attachment_and_strict_rp_filter_are_found_and_fixed() {
     }
     let bed = Testbed::new();
     let pins = Bpffs::new();
-    let pass = kern_object("xdp_pass.elf");
-    sh(&[
-        "ip",
-        "-n",
-        &bed.ns_a,
-        "link",
-        "set",
-        "dev",
-        &bed.if_a,
-        "xdpgeneric",
-        "obj",
-        pass.to_str().unwrap(),
-        "sec",
-        "xdp.frags",
-    ]);
+    bed.attach_netlink_generic(&bed.if_a);
     sh(&[
         "ip",
         "netns",
@@ -225,21 +211,7 @@ fn fixes_never_go_through_a_shell_even_for_a_name_full_of_metacharacters() {
         "ip", "-n", &bed.ns_a, "link", "add", NAME, "type", "veth", "peer", "name", &peer,
     ]);
     sh(&["ip", "-n", &bed.ns_a, "link", "set", NAME, "up"]);
-    let pass = kern_object("xdp_pass.elf");
-    sh(&[
-        "ip",
-        "-n",
-        &bed.ns_a,
-        "link",
-        "set",
-        "dev",
-        NAME,
-        "xdpgeneric",
-        "obj",
-        pass.to_str().unwrap(),
-        "sec",
-        "xdp.frags",
-    ]);
+    bed.attach_netlink_generic(NAME);
     sh(&[
         "ip",
         "netns",

@@ -150,12 +150,7 @@ fn two_interfaces_share_the_maps_and_unload_one_at_a_time() {
     let bed = Testbed::new();
     let pins = Bpffs::new();
     // A second veth pair inside namespace a, so both ends are ours to attach to.
-    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
-    testkit::sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
-    ]);
-    testkit::sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
-    testkit::sh(&["ip", "-n", &bed.ns_a, "link", "set", &d, "up"]);
+    let (c, _d) = bed.second_pair();
     let elf = kern_object("xdp.elf");
     let out = bed.xdploader(
         &pins,

@@ -68,26 +68,8 @@ fn a_reload_that_fails_on_the_second_interface_keeps_the_first_as_it_was() {
 
     // A second interface where our attach fails: another tool's program,
     // attached through netlink, makes BPF_LINK_CREATE return EBUSY.
-    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
-    sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
-    ]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
-    let pass = kern_object("xdp_pass.elf");
-    sh(&[
-        "ip",
-        "-n",
-        &bed.ns_a,
-        "link",
-        "set",
-        "dev",
-        &c,
-        "xdpgeneric",
-        "obj",
-        pass.to_str().unwrap(),
-        "sec",
-        "xdp.frags",
-    ]);
+    let (c, _d) = bed.second_pair();
+    bed.attach_netlink_generic(&c);
     let ifaces = [bed.if_a.as_str(), c.as_str()];
     let before = snapshot(&bed, &pins, &ifaces);
 
@@ -216,12 +198,7 @@ fn concurrent_loads_on_two_interfaces_share_the_one_pinned_stats_map() {
     }
     let bed = Testbed::new();
     let pins = Bpffs::new();
-    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
-    sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
-    ]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &d, "up"]);
+    let (c, _d) = bed.second_pair();
     for round in 0..10 {
         let runs: Vec<Run> = std::thread::scope(|s| {
             let a = s.spawn(|| load(&bed, &pins, &bed.if_a, &[]));
@@ -378,11 +355,7 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
 
     // The next load (on another interface, so the first is left as it runs)
     // cleans up all three, and the first interface's chain never breaks.
-    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
-    sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
-    ]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
+    let (c, _d) = bed.second_pair();
     let out = load(&bed, &pins, &c, &[]);
     let instance_left = instance.exists();
     let _ = std::fs::remove_dir(&instance);
@@ -685,26 +658,8 @@ fn status_tells_ours_from_others_with_object_pins_slots_and_peer_fix() {
     let elf = kern_object("xdp.elf");
     load(&bed, &pins, &bed.if_a, &["--mode", "native"]).success();
     // Another tool's program on a second interface.
-    let (c, d) = (format!("{}c", bed.if_a), format!("{}d", bed.if_a));
-    sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
-    ]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &c, "up"]);
-    let pass = kern_object("xdp_pass.elf");
-    sh(&[
-        "ip",
-        "-n",
-        &bed.ns_a,
-        "link",
-        "set",
-        "dev",
-        &c,
-        "xdpgeneric",
-        "obj",
-        pass.to_str().unwrap(),
-        "sec",
-        "xdp.frags",
-    ]);
+    let (c, _d) = bed.second_pair();
+    bed.attach_netlink_generic(&c);
 
     let report = bed
         .xdploader(&pins, &["status", "--json", "--all-netns"])
@@ -784,25 +739,8 @@ fn force_replaces_another_tools_program_and_puts_it_back_when_the_load_fails() {
     }
     let bed = Testbed::new();
     let pins = Bpffs::new();
-    let pass = kern_object("xdp_pass.elf");
     // Another tool's program, attached through netlink.
-    let foreign = {
-        sh(&[
-            "ip",
-            "-n",
-            &bed.ns_a,
-            "link",
-            "set",
-            "dev",
-            &bed.if_a,
-            "xdpgeneric",
-            "obj",
-            pass.to_str().unwrap(),
-            "sec",
-            "xdp.frags",
-        ]);
-        bed.xdp_prog_id(&bed.ns_a, &bed.if_a).unwrap()
-    };
+    let foreign = bed.attach_netlink_generic(&bed.if_a);
     // Without --force: refused (EBUSY), theirs stays.
     assert!(!load(&bed, &pins, &bed.if_a, &[]).ok());
     assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), Some(foreign));
