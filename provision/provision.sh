@@ -59,6 +59,37 @@ if ! grep -qs '^bpffs /sys/fs/bpf ' /etc/fstab; then
 fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf || echo "provision: could not mount bpffs now (it will be at boot)" >&2
 
+# The testbed at every boot (XDP_VM_TESTBED=0: without it), and a banner
+# with the next commands. Enabled offline when systemd is not running (a
+# chroot: scripts/provision-test.sh), started at once when it is.
+unit=/etc/systemd/system/xdp-testbed.service
+systemd_up() { [ -d /run/systemd/system ]; }
+if [ "${XDP_VM_TESTBED:-1}" = 0 ]; then
+    if [ -f "$unit" ]; then
+        if systemd_up; then
+            systemctl disable --now xdp-testbed.service || true
+        else
+            systemctl disable xdp-testbed.service 2>/dev/null || true
+        fi
+        rm -f "$unit" /etc/systemd/system/multi-user.target.wants/xdp-testbed.service /etc/motd.d/xdp-skeleton
+    fi
+    echo "provision: XDP_VM_TESTBED=0: no testbed at boot"
+else
+    sed "s|@PROJECT@|$PROJECT|g" "$PROJECT/provision/xdp-testbed.service" > "$unit.new"
+    if cmp -s "$unit.new" "$unit"; then rm -f "$unit.new"; else mv "$unit.new" "$unit"; fi
+    mkdir -p /etc/motd.d
+    install -m 0644 "$PROJECT/provision/motd" /etc/motd.d/xdp-skeleton
+    if systemd_up; then
+        systemctl daemon-reload
+        systemctl enable --now xdp-testbed.service
+    else
+        systemctl enable xdp-testbed.service 2>/dev/null || {
+            mkdir -p /etc/systemd/system/multi-user.target.wants
+            ln -sf "$unit" /etc/systemd/system/multi-user.target.wants/xdp-testbed.service
+        }
+    fi
+fi
+
 cat <<MSG
 provision: ready. xdploader and statswatch are in /usr/local/bin.
   cd $PROJECT && sudo scripts/start.sh     # netns testbed, kern/xdp.elf on veth1

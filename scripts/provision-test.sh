@@ -11,6 +11,10 @@
 #  2. That file system boots under qemu (TCG) with Debian's 6.1 kernel, and
 #     scripts/vm-check.sh runs there as PID 1: testbed, ping, doctor,
 #     statswatch, stop. So the tools are proven on the 6.1 LTS kernel too.
+#  3. It boots twice more with systemd, as `vagrant up` and a reboot do:
+#     xdp-testbed.service must have made the testbed with nothing typed,
+#     and scripts/vm-boot-check.sh (run by a unit, output on the serial
+#     console) checks the skeleton is attached and pings are counted.
 # Everything runs in a private mount namespace or in the guest: the host's
 # sysctls, mounts and network are not touched, and the work directory goes.
 set -euo pipefail
@@ -119,25 +123,59 @@ echo o > /proc/sysrq-trigger
 sleep 30
 INIT
 chmod 0755 "$ROOT/sbin/xdp-vm-init"
+# For the boots with systemd: once xdp-testbed.service is up, check the VM as
+# it is (scripts/vm-boot-check.sh), print on the serial console, power off.
+cat > "$ROOT/etc/systemd/system/xdp-vm-boot-check.service" <<UNIT
+[Unit]
+Description=provision-test: the testbed after boot, nothing typed
+After=xdp-testbed.service
+# Powered off by systemd itself when done, either way (no D-Bus in this image).
+SuccessAction=poweroff
+FailureAction=poweroff
+[Service]
+Type=oneshot
+Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ExecStart=/bin/bash $PROJECT_IN_VM/scripts/vm-boot-check.sh
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -s ../xdp-vm-boot-check.service "$ROOT/etc/systemd/system/multi-user.target.wants/xdp-vm-boot-check.service"
+[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/xdp-testbed.service" ] ||
+    fail "provision did not enable xdp-testbed.service"
 # Debian keeps /vmlinuz and /initrd.img pointing at the newest kernel.
 cp -L "$ROOT/vmlinuz" "$ROOT/initrd.img" "$WORK/"
 size_mib=$(( $(du -sm "$ROOT" | cut -f1) * 12 / 10 + 256 ))
 mkfs.ext4 -q -F -L xdp-vm -d "$ROOT" "$WORK/guest.img" "${size_mib}M"
 rm -rf "$ROOT"
 
-start=$SECONDS
-timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
-    -display none -monitor none -no-reboot -serial "file:$WORK/console.log" \
-    -kernel "$WORK/vmlinuz" -initrd "$WORK/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 init=/sbin/xdp-vm-init panic=-1 net.ifnames=0" \
-    -drive "file=$WORK/guest.img,format=raw,if=virtio" -nic none &
-QEMU_PID=$!
-wait "$QEMU_PID" || true
-QEMU_PID=
-echo "guest: $((SECONDS - start)) s"
-# What the guest said, without the kernel's own boot messages.
-grep -v '^\[ *[0-9.]*\]' "$WORK/console.log" | tail -40
+# boot LOG [KERNEL ARGS...]: boots the guest image once, its serial console in $WORK/LOG.
+boot() {
+    local log=$1 start=$SECONDS
+    shift
+    timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+        -display none -monitor none -no-reboot -serial "file:$WORK/$log" \
+        -kernel "$WORK/vmlinuz" -initrd "$WORK/initrd.img" \
+        -append "root=/dev/vda rw console=ttyS0 panic=-1 net.ifnames=0 $*" \
+        -drive "file=$WORK/guest.img,format=raw,if=virtio" -nic none &
+    QEMU_PID=$!
+    wait "$QEMU_PID" || true
+    QEMU_PID=
+    echo "guest ($log): $((SECONDS - start)) s"
+    # What the guest said, without the kernel's own boot messages.
+    grep -av '^\[ *[0-9.]*\]' "$WORK/$log" | grep -avE '^(\[|<)|systemd\[1\]' | tail -40
+}
+boot console.log init=/sbin/xdp-vm-init
 grep -q '^xdp-vm-init: PASS' "$WORK/console.log" || fail "the guest's vm-check did not pass (console above)"
 grep -q '^vm-check: ok: kernel 6\.1\.' "$WORK/console.log" || fail "the guest did not run Debian's 6.1 kernel"
+
+step "the guest boots with systemd: the testbed comes up by itself, and again after a reboot"
+for n in 1 2; do
+    boot "boot$n.log" systemd.show_status=0
+    grep -q "vm-boot-check: ok: boot $n," "$WORK/boot$n.log" ||
+        fail "boot $n: the testbed was not up with nothing typed ($(grep -a 'vm-boot-check' "$WORK/boot$n.log" | tail -2))"
+done
 echo
 echo "provision-test: ok"

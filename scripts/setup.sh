@@ -37,7 +37,7 @@ fi
 [ "$MODE" = --run ] && exit 0
 
 # Rust: the project needs cargo >= MSRV (aya 0.14). Debian's own cargo is older.
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null; then
     echo "setup.sh: no cargo found: install Rust >= $MSRV with rustup (https://rustup.rs)" >&2
     exit 1

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/testbed.env
 . scripts/testbed.env
-export PATH="$HOME/.cargo/bin:$PATH"
+# A systemd unit (provision/xdp-testbed.service) gives no $HOME.
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 
 # Cargo is needed only to build: in the VM the binaries are built already
 # and root, who runs this, has no toolchain of its own.
