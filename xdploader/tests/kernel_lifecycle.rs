@@ -522,6 +522,19 @@ fn unload_unmounts_the_bpffs_the_loader_mounted_once_nothing_is_pinned_there() {
     let plain = tempfile::tempdir().unwrap();
     let dir = plain.path().join("pins");
     let dir_arg = dir.display().to_string();
+    // Whatever bpffs is left on it goes on drop, a failed assertion included
+    // (declared after `plain`, so it runs before the directory is removed).
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            while std::process::Command::new("umount")
+                .arg(&self.0)
+                .status()
+                .is_ok_and(|s| s.success())
+            {}
+        }
+    }
+    let _unmount = Unmount(dir.clone());
     let is_bpffs = |d: &std::path::Path| {
         testkit::run(None, "stat", &["-f", "-c", "%T", d.to_str().unwrap()])
             .stdout
@@ -573,7 +586,6 @@ fn unload_unmounts_the_bpffs_the_loader_mounted_once_nothing_is_pinned_there() {
         is_bpffs(&dir) && theirs.exists(),
         "another tool's pin was lost"
     );
-    sh(&["umount", &dir_arg]);
 }
 
 #[test]
