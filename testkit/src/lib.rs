@@ -293,20 +293,33 @@ impl Testbed {
     /// its program id.
     pub fn attach_netlink_generic(&self, ifname: &str) -> u64 {
         let pass = kern_object("xdp_pass.elf");
-        sh(&[
-            "ip",
-            "-n",
-            &self.ns_a,
-            "link",
-            "set",
-            "dev",
-            ifname,
-            "xdpgeneric",
-            "obj",
-            pass.to_str().expect("UTF-8 path"),
-            "sec",
-            "xdp.frags",
-        ]);
+        // `ip -n` runs in a mount namespace of its own with a fresh /sys, and
+        // iproute2 then builds its bpffs tree (tc/globals, ip, xdp) in the
+        // first bpffs it finds in /proc/mounts: another test's pin dir. Its
+        // own mount point keeps that tree in its namespace, gone with it.
+        let private = tempfile::tempdir().expect("tempdir");
+        let out: Run = Command::new("ip")
+            .env("TC_BPF_MNT", private.path())
+            .args([
+                "-n",
+                &self.ns_a,
+                "link",
+                "set",
+                "dev",
+                ifname,
+                "xdpgeneric",
+                "obj",
+            ])
+            .arg(&pass)
+            .args(["sec", "xdp.frags"])
+            .output()
+            .expect("spawning ip")
+            .into();
+        assert!(
+            out.ok(),
+            "ip link set dev {ifname} xdpgeneric obj: {}",
+            out.stderr.trim()
+        );
         self.xdp_prog_id(&self.ns_a, ifname)
             .expect("ip link attached a program")
     }
