@@ -276,13 +276,25 @@ impl Testbed {
     }
 
     /// A second veth pair inside namespace a, `<if_a>c` ↔ `<if_a>d`, both up:
-    /// both ends are in a, for tests of several interfaces of one load.
+    /// both ends are in a, for tests of several interfaces of one load. IPv6
+    /// is off on both, as on the first pair: else d's router solicitations
+    /// and MLD reports arrive on c, and a program there counts them into
+    /// the stats map the tests assert exactly.
     pub fn second_pair(&self) -> (String, String) {
         let (c, d) = (format!("{}c", self.if_a), format!("{}d", self.if_a));
         sh(&[
             "ip", "-n", &self.ns_a, "link", "add", &c, "type", "veth", "peer", "name", &d,
         ]);
         for end in [&c, &d] {
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.ns_a,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{end}.disable_ipv6=1"),
+            ]);
             sh(&["ip", "-n", &self.ns_a, "link", "set", end, "up"]);
         }
         (c, d)
