@@ -296,14 +296,18 @@ fn interface_dirs(layout: &PinLayout) -> Vec<(String, PathBuf)> {
 
 /// Ids of every map some interface of ours records: the maps this tool pinned.
 pub fn recorded_ids(layout: &PinLayout) -> HashSet<u32> {
-    ids_recorded_elsewhere(layout, "")
+    ids_recorded_except(layout, None)
 }
 
 /// Ids recorded by every interface of ours except `iface`.
 fn ids_recorded_elsewhere(layout: &PinLayout, iface: &str) -> HashSet<u32> {
+    ids_recorded_except(layout, Some(iface))
+}
+
+fn ids_recorded_except(layout: &PinLayout, except: Option<&str>) -> HashSet<u32> {
     interface_dirs(layout)
         .into_iter()
-        .filter(|(name, _)| name != iface)
+        .filter(|(name, _)| Some(name.as_str()) != except)
         .flat_map(|(_, dir)| {
             let records = dir.join("maps");
             pins_under(&records)
@@ -359,16 +363,33 @@ pub fn recorded_pins(layout: &PinLayout, iface: &str) -> Vec<PathBuf> {
 /// ifindex the kernel has for each link. Unreadable records are skipped: this
 /// only names things.
 pub fn attached_interfaces(layout: &PinLayout) -> Vec<Interface> {
-    let mut found: Vec<_> = interface_dirs(layout)
+    let mut found: Vec<_> = pinned_links(layout, PinLayout::link)
         .into_iter()
-        .filter_map(|(name, _)| {
-            let link = crate::sys::obj_get(&layout.link(&name), false).ok()?;
-            let ifindex = crate::sys::xdp_link_ifindex(std::os::fd::AsFd::as_fd(&link)).ok()??;
-            Some(Interface { name, ifindex })
+        .filter_map(|(name, facts)| {
+            Some(Interface {
+                name,
+                ifindex: facts.xdp_ifindex?,
+            })
         })
         .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found
+}
+
+/// For each interface of ours, the link pinned at `which(iface)` (its own
+/// link, or the peer fix's) and what the kernel says of it. Unreadable pins
+/// are skipped.
+pub fn pinned_links(
+    layout: &PinLayout,
+    which: fn(&PinLayout, &str) -> PathBuf,
+) -> Vec<(String, crate::sys::LinkFacts)> {
+    interface_dirs(layout)
+        .into_iter()
+        .filter_map(|(name, _)| {
+            let facts = crate::sys::pinned_link_facts(&which(layout, &name)).ok()?;
+            Some((name, facts))
+        })
+        .collect()
 }
 
 /// The pid a staging directory name carries (`tmp-<pid>`).
@@ -378,13 +399,9 @@ fn staging_pid(name: &str) -> Option<u32> {
 
 /// The map ids the program on each of our links uses right now, by interface.
 fn running_map_ids(layout: &PinLayout) -> Vec<(String, HashSet<u32>)> {
-    let links: Vec<(String, u32)> = interface_dirs(layout)
+    let links: Vec<(String, u32)> = pinned_links(layout, PinLayout::link)
         .into_iter()
-        .filter_map(|(name, _)| {
-            let link = crate::sys::obj_get(&layout.link(&name), false).ok()?;
-            let facts = crate::sys::link_facts(std::os::fd::AsFd::as_fd(&link)).ok()?;
-            Some((name, facts.prog_id))
-        })
+        .map(|(name, facts)| (name, facts.prog_id))
         .collect();
     let programs: Vec<_> = aya::programs::loaded_programs()
         .flatten()

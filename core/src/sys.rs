@@ -9,7 +9,7 @@ use std::{
     ffi::CString,
     io,
     os::{
-        fd::{AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd},
+        fd::{AsFd as _, AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd},
         unix::ffi::OsStrExt as _,
     },
     path::Path,
@@ -81,6 +81,11 @@ pub fn link_facts(link: BorrowedFd<'_>) -> io::Result<LinkFacts> {
         prog_id: info.prog_id,
         xdp_ifindex,
     })
+}
+
+/// [`link_facts`] of the link pinned at `path`.
+pub fn pinned_link_facts(path: &Path) -> io::Result<LinkFacts> {
+    link_facts(obj_get(path, false)?.as_fd())
 }
 
 /// The ifindex an XDP link is attached to; None for other link types.

@@ -300,6 +300,17 @@ impl Testbed {
         (c, d)
     }
 
+    /// A bridge `<if_a>br` in namespace a, up: a device without native XDP
+    /// (BPF_LINK_CREATE in driver mode says EOPNOTSUPP).
+    pub fn bridge(&self) -> String {
+        let bridge = format!("{}br", self.if_a);
+        sh(&[
+            "ip", "-n", &self.ns_a, "link", "add", &bridge, "type", "bridge",
+        ]);
+        sh(&["ip", "-n", &self.ns_a, "link", "set", &bridge, "up"]);
+        bridge
+    }
+
     /// Another tool's program on `ifname` in namespace a: kern/xdp_pass.elf
     /// attached through netlink in generic mode, as `ip link` does. Returns
     /// its program id.

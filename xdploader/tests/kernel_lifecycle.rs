@@ -97,11 +97,7 @@ fn mode_native_refused_by_one_interface_leaves_the_others_as_they_were() {
     load(&bed, &pins, &bed.if_a, &["--mode", "native"]).success();
     assert_eq!(bed.ping_a_from_b(2, 56), 2);
     // A bridge has no native XDP: BPF_LINK_CREATE says EOPNOTSUPP.
-    let bridge = format!("{}br", bed.if_a);
-    sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &bridge, "type", "bridge",
-    ]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &bridge, "up"]);
+    let bridge = bed.bridge();
     let ifaces = [bed.if_a.as_str(), bridge.as_str()];
     let before = snapshot(&bed, &pins, &ifaces);
 
@@ -125,11 +121,7 @@ fn auto_mode_falls_back_to_skb_on_a_device_without_native_xdp_and_says_why() {
     }
     let bed = Testbed::new();
     let pins = Bpffs::new();
-    let bridge = format!("{}br", bed.if_a);
-    sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &bridge, "type", "bridge",
-    ]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &bridge, "up"]);
+    let bridge = bed.bridge();
     // A tracefs instance a killed loader left (instances are kernel-wide):
     // the refused native attach listens on one of its own, and removes that.
     let tracefs = tempfile::tempdir().unwrap();
@@ -759,11 +751,7 @@ fn force_replaces_another_tools_program_and_puts_it_back_when_the_load_fails() {
 
     // --force, and the load fails on a second interface (a bridge refuses
     // native mode): theirs is back, the very same program.
-    let bridge = format!("{}br", bed.if_a);
-    sh(&[
-        "ip", "-n", &bed.ns_a, "link", "add", &bridge, "type", "bridge",
-    ]);
-    sh(&["ip", "-n", &bed.ns_a, "link", "set", &bridge, "up"]);
+    let bridge = bed.bridge();
     let native = load(
         &bed,
         &pins,

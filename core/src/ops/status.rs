@@ -80,26 +80,16 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport, Error> {
         iface::validate_name(name)?;
     }
     let layout = PinLayout::new(&opts.pin_dir);
-    let ours: HashMap<u32, String> = state::attached_interfaces(&layout)
-        .into_iter()
-        .filter_map(|i| {
-            let link = sys::obj_get(&layout.link(&i.name), false).ok()?;
-            let facts = sys::link_facts(link.as_fd()).ok()?;
-            Some((facts.prog_id, i.name))
-        })
-        .collect();
-    // The peer fix's pass programs, by the interface whose peer got one.
-    let peer_fixes: HashMap<u32, String> = state::attached_interfaces(&layout)
-        .into_iter()
-        .filter_map(|i| {
-            let link = sys::obj_get(&layout.peer_link(&i.name), false).ok()?;
-            let facts = sys::link_facts(link.as_fd()).ok()?;
-            Some((facts.prog_id, i.name))
-        })
-        .collect();
+    // Program id → interface, for our links and the peer fix's pass programs.
+    let by_program = |which| -> HashMap<u32, String> {
+        state::pinned_links(&layout, which)
+            .into_iter()
+            .map(|(name, facts)| (facts.prog_id, name))
+            .collect()
+    };
     let known = Known {
-        ours,
-        peer_fixes,
+        ours: by_program(PinLayout::link),
+        peer_fixes: by_program(PinLayout::peer_link),
         programs: aya::programs::loaded_programs()
             .flatten()
             .map(|p| (p.id(), p))
