@@ -39,7 +39,7 @@ pub enum AttachError {
 }
 
 /// Attach mode as the user asks for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Native (driver) mode, and generic (skb) mode if the driver refuses.

@@ -13,16 +13,18 @@
 //! | [`attach`]      | attaching and replacing the entry program on an interface           |
 //! | [`state`]       | the on-disk lifecycle state: pin-dir layout, per-interface records, releasing them |
 //! | [`transaction`] | a load's pins staged, committed all at once, or rolled back         |
+//! | [`config`]        | the declared state `apply` makes true: the TOML file of attachments |
 //! | [`bpffs`]       | bpffs/tracefs mounts, and the private mount namespace a binary may enter |
 //! | [`netdev`]      | rtnetlink device facts (kind, MTU, XDP mode, veth peer), netns lookup/entry, tx checksum, sysctls |
 //! | [`peer`]        | the veth peer fix: pass program on the peer, tx checksum off, restore on unload |
 //! | [`iface`]       | interface names: validated, resolved to ifindexes, named back     |
 //! | [`stats`]       | the per-CPU verdict counters: record layout, XDP action names, reading |
 //! | [`sys`]         | the two bpf(2) calls aya does not expose (read-only pin, link's ifindex) |
-//! | [`ops`]         | the verbs, over the modules above: load, unload, inspect, doctor    |
+//! | [`ops`]         | the verbs, over the modules above: load, unload, apply, inspect, status, doctor |
 
 pub mod attach;
 pub mod bpffs;
+pub mod config;
 pub mod devmap;
 pub mod elf;
 pub mod iface;

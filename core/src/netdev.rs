@@ -12,7 +12,7 @@ use std::{
         fd::{AsFd as _, AsRawFd as _, BorrowedFd, OwnedFd},
         unix::fs::MetadataExt as _,
     },
-    path::PathBuf,
+    path::{Path, PathBuf},
 };
 
 use netlink_packet_core::{
@@ -37,6 +37,12 @@ pub enum NetdevError {
     },
     #[error("netlink: cannot parse the kernel's reply")]
     Decode(#[source] netlink_packet_core::DecodeError),
+    #[error("no network namespace {name} (ip netns add {name} makes it)")]
+    NoNetns {
+        name: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("netlink: no reply for ifindex {0}")]
     NoSuchLink(u32),
     #[error("writing {path}")]
@@ -328,6 +334,22 @@ pub struct Netns {
     /// The path it was opened from (`ip netns exec` or `nsenter --net=` take it).
     pub path: PathBuf,
     fd: OwnedFd,
+}
+
+impl Netns {
+    /// The namespace `ip netns` calls `name` (/run/netns/NAME).
+    pub fn named(name: &str) -> Result<Self, NetdevError> {
+        let path = Path::new("/run/netns").join(name);
+        let file = fs::File::open(&path).map_err(|source| NetdevError::NoNetns {
+            name: name.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            label: format!("netns {name}"),
+            path,
+            fd: OwnedFd::from(file),
+        })
+    }
 }
 
 /// Every interface of the calling thread's network namespace: (ifindex, name).

@@ -113,6 +113,21 @@ impl PinMode {
     }
 }
 
+/// `0600`, `640`, `0o640`: octal, owner read-write, no execute bits.
+impl std::str::FromStr for PinMode {
+    type Err = String;
+    fn from_str(arg: &str) -> Result<Self, String> {
+        u32::from_str_radix(arg.trim_start_matches("0o"), 8)
+            .ok()
+            .and_then(Self::new)
+            .ok_or_else(|| {
+                format!(
+                    "{arg}: give an octal mode with rw for the owner and no x bits, e.g. 0600 or 0640"
+                )
+            })
+    }
+}
+
 impl Default for PinMode {
     fn default() -> Self {
         Self::OWNER_ONLY
@@ -292,6 +307,47 @@ fn interface_dirs(layout: &PinLayout) -> Vec<(String, PathBuf)> {
             (!name.starts_with(STAGING_PREFIX) && !marker).then(|| (name, e.path()))
         })
         .collect()
+}
+
+/// The interfaces with a state directory under `layout`, sorted: loads of
+/// ours, whether or not their link is still alive.
+pub fn recorded_interfaces(layout: &PinLayout) -> Vec<String> {
+    let mut names: Vec<_> = interface_dirs(layout)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every pin directory at or below `dir` on the same bpffs that holds state
+/// of ours (`unload --all`, `apply` looking for what it made), `dir` first.
+pub fn pin_dirs_below(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(dir) = todo.pop() {
+        if PinLayout::new(&dir).state_root().is_dir() {
+            found.push(dir.clone());
+        }
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            // Our own state root holds no pin directories; symlinks are
+            // not followed.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && entry.file_name() != STATE_DIR && crate::bpffs::is_bpffs(&entry.path()) {
+                todo.push(entry.path());
+            }
+        }
+    }
+    found.sort_by(|a, b| {
+        a.components()
+            .count()
+            .cmp(&b.components().count())
+            .then(a.cmp(b))
+    });
+    found
 }
 
 /// Ids of every map some interface of ours records: the maps this tool pinned.
@@ -603,6 +659,19 @@ pub struct LoadRecord {
     /// SHA-256 of the file as read, in hex.
     pub sha256: String,
     pub entry: String,
+    /// The options that shaped the load, as the flags that give them
+    /// ([`crate::ops::load::LoadOptions::flags`]): `apply` compares them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub flags: String,
+    /// The attach mode asked for: a change needs a new link, not a replace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::attach::Mode>,
+    /// The config file whose `xdploader apply` made this load (None: by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_from: Option<PathBuf>,
+    /// The `ip netns` namespace the interface is in (None: the loader's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }
 
 /// The record map's value size: a path and a hash fit with room to spare.
@@ -648,6 +717,61 @@ impl LoadRecord {
         .ok()?;
         let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
         serde_json::from_slice(&bytes[..end]).ok()
+    }
+}
+
+/// The pin directories an `xdploader apply` of one config file pinned in,
+/// kept in /run (gone at reboot, with the bpffs pins it points at): the
+/// next apply of that file looks there for loads its entries no longer list,
+/// whichever pin directory they used.
+#[derive(Debug)]
+pub struct AppliedPinDirs {
+    file: PathBuf,
+}
+
+/// Where [`AppliedPinDirs`] live.
+pub const APPLIED_DIR: &str = "/run/xdploader/applied";
+
+impl AppliedPinDirs {
+    /// The record of `config` (an absolute path).
+    pub fn of(config: &Path) -> Self {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(config.as_os_str().as_encoded_bytes());
+        let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Self {
+            file: Path::new(APPLIED_DIR).join(name),
+        }
+    }
+
+    /// The pin directories recorded (none if there is no record).
+    pub fn read(&self) -> Vec<PathBuf> {
+        fs::read_to_string(&self.file)
+            .map(|text| text.lines().map(PathBuf::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// Records `dirs`; an empty list removes the record.
+    pub fn write(&self, dirs: &[PathBuf]) -> Result<(), StateError> {
+        if dirs.is_empty() {
+            return match fs::remove_file(&self.file) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(StateError::io("removing", &self.file)(e))
+                }
+                _ => {
+                    // The last record out leaves no directory behind.
+                    for dir in [Path::new(APPLIED_DIR), Path::new("/run/xdploader")] {
+                        let _ = fs::remove_dir(dir);
+                    }
+                    Ok(())
+                }
+            };
+        }
+        let text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
+        let tmp = self.file.with_extension("tmp");
+        fs::create_dir_all(APPLIED_DIR)
+            .and_then(|()| fs::write(&tmp, text))
+            .and_then(|()| fs::rename(&tmp, &self.file))
+            .map_err(StateError::io("writing", &self.file))
     }
 }
 

@@ -22,6 +22,7 @@ Examples:
   xdploader -file kern/xdp.elf -i veth1,veth2 --mode skb
   xdploader --json -file kern/xdp.elf -i veth1     the same, as one JSON document
   xdploader unload -i veth1                        detach and remove the pins (same as --unload)
+  xdploader apply                                  make the system match /etc/xdploader/config.toml
   xdploader inspect -file prog.o                   programs, maps, pins and jump tables; no root needed
   xdploader status                                 what runs where, and what is ours
   xdploader doctor -i veth1                        why frames vanish, and the fixing commands
@@ -51,8 +52,16 @@ pub enum Command {
     /// Load and attach (what xdploader does without a subcommand)
     Load(LoadArgs),
     /// Detach from the interfaces and remove the pins the load made
-    #[command(after_help = "Example:\n  xdploader unload -i veth1")]
+    #[command(
+        after_help = "Examples:\n  xdploader unload -i veth1\n  xdploader unload -i veth1,veth2 --pin-dir /sys/fs/bpf/lab\n  xdploader unload --all                 every load of ours under /sys/fs/bpf"
+    )]
     Unload(UnloadArgs),
+    /// Make the system match a config file: load what is missing, replace what
+    /// changed, unload what the file no longer lists; leave the rest alone
+    #[command(
+        after_help = "Examples:\n  xdploader apply                        /etc/xdploader/config.toml\n  xdploader apply -c examples/xdploader.toml --dry-run\n  xdploader apply -c fleet.toml --json   one JSON document: each step, done or failed"
+    )]
+    Apply(ApplyArgs),
     /// Show what a load would do: programs, tail calls, maps, pins, jump tables (no root needed)
     #[command(
         after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o"
@@ -139,18 +148,6 @@ pub struct Target {
     pub lock_wait: std::time::Duration,
 }
 
-/// `--pin-mode MODE`: octal, owner read-write, no execute bits.
-fn pin_mode(arg: &str) -> Result<PinMode, String> {
-    u32::from_str_radix(arg.trim_start_matches("0o"), 8)
-        .ok()
-        .and_then(PinMode::new)
-        .ok_or_else(|| {
-            format!(
-                "{arg}: give an octal mode with rw for the owner and no x bits, e.g. 0600 or 0640"
-            )
-        })
-}
-
 /// `--lock-wait SECS`: 0 to an hour.
 fn lock_wait(arg: &str) -> Result<std::time::Duration, String> {
     let secs: f64 = arg
@@ -196,7 +193,7 @@ pub struct LoadArgs {
     pub no_peer_fix: bool,
     /// Mode of the pins this load makes (octal; directories get x where it has r):
     /// 0600 by default, whatever the umask; 0640 lets a group run statswatch
-    #[arg(long, value_name = "MODE", default_value = "0600", value_parser = pin_mode)]
+    #[arg(long, value_name = "MODE", default_value = "0600")]
     pub pin_mode: PinMode,
     /// Print the verifier log when the verifier rejects a program
     #[arg(short, long)]
@@ -207,6 +204,25 @@ pub struct LoadArgs {
 pub struct UnloadArgs {
     #[command(flatten)]
     pub target: Target,
+    /// Every load of ours in the pin directory and the pin directories below it
+    #[arg(long, conflicts_with = "interfaces")]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// The config file: [[attach]] tables (see examples/xdploader.toml)
+    #[arg(short = 'c', long, value_name = "FILE", default_value = xdp_core::config::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds each step waits while another xdploader holds its pin directory's lock
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = lock_wait)]
+    pub lock_wait: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]

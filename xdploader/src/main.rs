@@ -4,6 +4,7 @@
 
 mod cli;
 mod cmd;
+mod signals;
 mod text;
 
 use std::process::ExitCode;
@@ -19,18 +20,20 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Some(Command::Load(a)) => a.target.json,
         Some(Command::Unload(a)) => a.target.json,
+        Some(Command::Apply(a)) => a.json,
         Some(Command::Inspect(a)) => a.json,
         Some(Command::Doctor(a)) => a.target.json,
         Some(Command::Status(a)) => a.target.json,
         None => cli.load.target.json,
     };
     let result = match &cli.command {
-        Some(Command::Unload(args)) => cmd::unload::run(&args.target),
+        Some(Command::Unload(args)) => cmd::unload::run(&args.target, args.all),
+        Some(Command::Apply(args)) => cmd::apply::run(args),
         Some(Command::Load(args)) => cmd::load::run(args),
         Some(Command::Inspect(args)) => cmd::inspect::run(args),
         Some(Command::Doctor(args)) => cmd::doctor::run(args),
         Some(Command::Status(args)) => cmd::status::run(args),
-        None if cli.unload => cmd::unload::run(&cli.load.target),
+        None if cli.unload => cmd::unload::run(&cli.load.target, false),
         None => cmd::load::run(&cli.load),
     };
     result.unwrap_or_else(|err| clikit::fail("xdploader", &err, json))

@@ -428,3 +428,25 @@ fn unload_refuses_names_that_are_paths_and_touches_nothing() {
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
     assert_eq!(pins.pins(), Vec::<String>::new());
 }
+
+#[test]
+fn apply_with_a_config_that_does_not_parse() {
+    let out = xdploader(&["apply", "-c", "/nonexistent/config.toml"]);
+    assert_one_line_error(
+        &out,
+        "xdploader",
+        "cannot read /nonexistent/config.toml: ENOENT",
+    );
+    let (_dir, path) = temp_file(
+        "config.toml",
+        b"[[attach]]\nfile = \"x.o\"\ninterfaces = [\"veth1\"]\nmod = \"skb\"\n",
+    );
+    let out = xdploader(&["apply", "-c", &path]);
+    assert_one_line_error(&out, "xdploader", "config.toml:4: unknown field `mod`");
+    let (_dir, path) = temp_file(
+        "config.toml",
+        b"[[attach]]\nfile = \"x.o\"\ninterfaces = [\"veth1\"]\ntail = [\"jmp_map:x=y\"]\n",
+    );
+    let out = xdploader(&["apply", "-c", &path, "--dry-run"]);
+    assert_one_line_error(&out, "xdploader", "attach entry 1 (x.o): tail: ");
+}

@@ -52,6 +52,48 @@ pub struct LoadOptions {
     pub force: bool,
 }
 
+impl LoadOptions {
+    /// The options that shape what runs, as the command-line flags that give
+    /// them, in a fixed order (interfaces, pin dir and file aside): two loads
+    /// with the same flags and object are the same load.
+    pub fn flags(&self) -> String {
+        let mut flags = vec![format!("--mode {}", mode_name(self.mode))];
+        let mut push = |flag: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                flags.push(format!("{flag} {value}"));
+            }
+        };
+        push("--prog", &self.chain.prog);
+        push("--sec", &self.chain.sec);
+        push("--jmp-map", &self.chain.jmp_map);
+        push("--devmap", &self.devmap);
+        for tail in &self.chain.tail {
+            let map = tail
+                .map
+                .as_deref()
+                .map(|m| format!("{m}:"))
+                .unwrap_or_default();
+            flags.push(format!("--tail {map}{}={}", tail.slot, tail.program));
+        }
+        for size in &self.max_entries {
+            flags.push(format!("--max-entries {}={}", size.map, size.entries));
+        }
+        if !self.peer_fix {
+            flags.push("--no-peer-fix".to_owned());
+        }
+        flags.push(format!("--pin-mode {:04o}", self.pin_mode.pin()));
+        flags.join(" ")
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Auto => "auto",
+        Mode::Native => "native",
+        Mode::Skb => "skb",
+    }
+}
+
 /// Everything decided before touching the kernel.
 #[derive(Debug)]
 pub struct Prepared {
@@ -72,6 +114,10 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
         object: opts.file.clone(),
         sha256: sha256_hex(&data),
         entry: String::new(),
+        flags: opts.flags(),
+        mode: Some(opts.mode),
+        applied_from: None,
+        netns: None,
     };
     let mut summary = inspected.summary;
     load::check_linkable(&summary)?;

@@ -3,6 +3,7 @@
 //! Errors are one [`Error`] whose source chain reads as one line
 //! ([`crate::error_chain`]).
 
+pub mod apply;
 pub mod doctor;
 pub mod inspect;
 pub mod load;
@@ -35,6 +36,8 @@ pub enum Error {
         "interrupted by {0} before the commit point: the load was rolled back, nothing changed"
     )]
     Interrupted(&'static str),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Iface(#[from] crate::iface::IfaceError),
     #[error(transparent)]

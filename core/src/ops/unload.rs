@@ -1,13 +1,18 @@
 //! `xdploader unload -i IF[,IF]`: detach and remove the pins the load made.
 
-use std::path::PathBuf;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use serde::Serialize;
 
 use super::{require_capabilities, Error};
 use crate::{
-    iface, peer,
-    state::{self, PinLayout, Released},
+    iface,
+    netdev::{Netns, ThreadInNetns},
+    peer,
+    state::{self, LoadRecord, PinLayout, Released},
 };
 
 #[derive(Clone, Debug)]
@@ -53,4 +58,40 @@ pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
         peers_restored,
         cleaned,
     })
+}
+
+/// `unload --all`: every load of ours in `pin_dir` and in the pin
+/// directories below it (a netns entry of `apply` pins under
+/// /sys/fs/bpf/netns-NAME), each interface in the namespace its record names.
+pub fn run_all(pin_dir: &Path, lock_wait: std::time::Duration) -> Result<UnloadReport, Error> {
+    require_capabilities("unload")?;
+    let mut all = UnloadReport {
+        unloaded: Vec::new(),
+        peers_restored: Vec::new(),
+        cleaned: Vec::new(),
+    };
+    for dir in state::pin_dirs_below(pin_dir) {
+        let layout = PinLayout::new(&dir);
+        // By namespace: the peer fix is undone where the interface is.
+        let mut by_netns: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+        for iface in state::recorded_interfaces(&layout) {
+            let netns = LoadRecord::read(&layout, &iface).and_then(|r| r.netns);
+            by_netns.entry(netns).or_default().push(iface);
+        }
+        for (netns, interfaces) in by_netns {
+            // A namespace deleted since took its interfaces along: what is
+            // left are pins and records, removed from here.
+            let netns = netns.and_then(|ns| Netns::named(&ns).ok());
+            let _inside = netns.as_ref().map(ThreadInNetns::enter).transpose()?;
+            let report = run(&UnloadOptions {
+                interfaces,
+                pin_dir: dir.clone(),
+                lock_wait,
+            })?;
+            all.unloaded.extend(report.unloaded);
+            all.peers_restored.extend(report.peers_restored);
+            all.cleaned.extend(report.cleaned);
+        }
+    }
+    Ok(all)
 }

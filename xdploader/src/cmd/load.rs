@@ -3,8 +3,6 @@
 
 use std::{fmt, process::ExitCode};
 
-use nix::sys::signal::Signal;
-
 use xdp_core::{
     bpffs,
     devmap::DevmapPlan,
@@ -14,7 +12,7 @@ use xdp_core::{
 
 use crate::{
     cli::LoadArgs,
-    missing, print_report,
+    missing, print_report, signals,
     text::{JumpTablesText, SummaryText},
 };
 
@@ -44,17 +42,11 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let _ = bpffs::isolate_mounts(!prepared.needs_kernel_btf());
     // Ctrl-C or SIGTERM from here on is held back and looked at between the
     // steps: before the commit point the load is rolled back, after it done.
-    hold_back_signals();
-    let interrupted = || {
-        [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
-            .into_iter()
-            .find(|s| pending(*s))
-            .map(Signal::as_str)
-    };
-    let result = ops::load::execute_unless(prepared, &opts, &interrupted);
+    signals::hold_back();
+    let result = ops::load::execute_unless(prepared, &opts, &signals::pending);
     if let Err(err @ ops::Error::Interrupted(signal)) = &result {
         eprintln!("xdploader: {}", xdp_core::error_chain(err));
-        return Ok(ExitCode::from(128 + signal_number(signal)));
+        return Ok(ExitCode::from(signals::exit_status(signal)));
     }
     let mut report = result.inspect_err(|e| {
         if let (true, ops::Error::Load(load)) = (args.verbose, e) {
@@ -65,45 +57,16 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     })?;
     report.unload_command = format!("{} {}", invoked_as(), report.unload_command);
     print_report(&report, args.target.json, |r| LoadText(r).to_string())?;
-    if let Some(signal) = interrupted() {
+    if let Some(signal) = signals::pending() {
         eprintln!("xdploader: {signal} came after the commit point: the load is complete");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Blocks SIGINT, SIGTERM and SIGHUP (the process is single-threaded here);
-/// a held-back one is discarded when the process exits. If blocking fails,
-/// the signals keep their default action: killed before the commit point,
-/// the load has changed nothing visible (the kernel frees what it held).
-fn hold_back_signals() {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(s);
-    }
-    let _ = set.thread_block();
-}
-
-/// Whether `signal` is pending (held back by [`hold_back_signals`]).
-fn pending(signal: Signal) -> bool {
-    // SAFETY: sigset_t is plain data; sigpending fills the set it is given,
-    // and sigismember only reads it.
-    unsafe {
-        let mut set: nix::libc::sigset_t = std::mem::zeroed();
-        nix::libc::sigpending(&mut set) == 0 && nix::libc::sigismember(&set, signal as i32) == 1
-    }
-}
-
-fn signal_number(name: &str) -> u8 {
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
-        .into_iter()
-        .find(|s| s.as_str() == name)
-        .map_or(1, |s| s as u8)
-}
-
 /// How to run this binary again from anywhere: `xdploader` when that name on
 /// the PATH is this very file, else its absolute path (scripts/start.sh runs
 /// target/release/xdploader, which is on no PATH).
-fn invoked_as() -> String {
+pub fn invoked_as() -> String {
     let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
         return "xdploader".to_owned();
     };

@@ -2,6 +2,7 @@
 //! its report is rendered as terse text or (`--json`) as one JSON document,
 //! and it decides the exit status.
 
+pub mod apply;
 pub mod doctor;
 pub mod inspect;
 pub mod load;

@@ -44,6 +44,9 @@ impl fmt::Display for StatusText<'_> {
                 let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
                 write!(f, ", loaded {}", humantime::format_rfc3339_seconds(at))?;
             }
+            if let Some(config) = i.load.as_ref().and_then(|l| l.applied_from.as_ref()) {
+                write!(f, ", applied from {}", config.display())?;
+            }
             writeln!(f)?;
             if !i.pins.is_empty() {
                 let pins: Vec<_> = i.pins.iter().map(|p| p.display().to_string()).collect();

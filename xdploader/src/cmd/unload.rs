@@ -7,14 +7,24 @@ use xdp_core::ops::{self, unload::UnloadReport};
 
 use crate::{cli::Target, missing, print_report};
 
-pub fn run(target: &Target) -> anyhow::Result<ExitCode> {
-    if target.interfaces.is_empty() {
-        missing("no interface given: unload -i IF[,IF...]");
+pub fn run(target: &Target, all: bool) -> anyhow::Result<ExitCode> {
+    if target.interfaces.is_empty() && !all {
+        missing("no interface given: unload -i IF[,IF...] (or --all)");
     }
     let mut opts = target.unload_options();
     ops::require_capabilities("unload")?;
     clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
-    let report = ops::unload::run(&opts)?;
+    let report = if all {
+        ops::unload::run_all(&opts.pin_dir, opts.lock_wait)?
+    } else {
+        ops::unload::run(&opts)?
+    };
+    if all && report.unloaded.is_empty() && !target.json {
+        println!(
+            "nothing to unload: no load of ours under {}",
+            opts.pin_dir.display()
+        );
+    }
     print_report(&report, target.json, |r| UnloadText(r).to_string())?;
     Ok(ExitCode::SUCCESS)
 }
