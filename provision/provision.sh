@@ -59,8 +59,10 @@ if ! grep -qs '^bpffs /sys/fs/bpf ' /etc/fstab; then
 fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpffs /sys/fs/bpf || echo "provision: could not mount bpffs now (it will be at boot)" >&2
 
-# The testbed at every boot (XDP_VM_TESTBED=0: without it), and a banner
-# with the next commands. Enabled offline when systemd is not running (a
+# The testbed at every boot (XDP_VM_TESTBED=0: without it): its network
+# (xdp-testbed.service), the program (xdploader.service applying
+# /etc/xdploader/config.toml) and the exporter, and a banner with the next
+# commands. Enabled offline when systemd is not running (a
 # chroot: scripts/provision-test.sh), started at once when it is.
 unit=/etc/systemd/system/xdp-testbed.service
 systemd_up() { [ -d /run/systemd/system ]; }
@@ -73,6 +75,11 @@ if [ "${XDP_VM_TESTBED:-1}" = 0 ]; then
         fi
         rm -f "$unit" /etc/systemd/system/multi-user.target.wants/xdp-testbed.service /etc/motd.d/xdp-skeleton
     fi
+    for fleet in xdploader.service statswatch-exporter.service; do
+        [ -f "/etc/systemd/system/$fleet" ] || continue
+        if systemd_up; then systemctl disable --now "$fleet" || true; fi
+        rm -f "/etc/systemd/system/$fleet" "/etc/systemd/system/multi-user.target.wants/$fleet"
+    done
     echo "provision: XDP_VM_TESTBED=0: no testbed at boot"
 else
     sed "s|@PROJECT@|$PROJECT|g" "$PROJECT/provision/xdp-testbed.service" > "$unit.new"
@@ -88,6 +95,9 @@ else
             ln -sf "$unit" /etc/systemd/system/multi-user.target.wants/xdp-testbed.service
         }
     fi
+    # What loads the program at boot (xdploader apply of the testbed's entry)
+    # and the Prometheus exporter: the units a fleet machine gets too.
+    bash "$PROJECT/provision/install-units.sh" "$PROJECT"
 fi
 
 cat <<MSG

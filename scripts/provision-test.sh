@@ -128,7 +128,7 @@ chmod 0755 "$ROOT/sbin/xdp-vm-init"
 cat > "$ROOT/etc/systemd/system/xdp-vm-boot-check.service" <<UNIT
 [Unit]
 Description=provision-test: the testbed after boot, nothing typed
-After=xdp-testbed.service
+After=xdp-testbed.service xdploader.service statswatch-exporter.service
 # Powered off by systemd itself when done, either way (no D-Bus in this image).
 SuccessAction=poweroff
 FailureAction=poweroff
@@ -143,8 +143,12 @@ TTYPath=/dev/ttyS0
 WantedBy=multi-user.target
 UNIT
 ln -s ../xdp-vm-boot-check.service "$ROOT/etc/systemd/system/multi-user.target.wants/xdp-vm-boot-check.service"
-[ -L "$ROOT/etc/systemd/system/multi-user.target.wants/xdp-testbed.service" ] ||
-    fail "provision did not enable xdp-testbed.service"
+for unit in xdp-testbed.service xdploader.service statswatch-exporter.service; do
+    [ -L "$ROOT/etc/systemd/system/multi-user.target.wants/$unit" ] ||
+        fail "provision did not enable $unit"
+done
+grep -q "^file = \"$PROJECT_IN_VM/kern/xdp.elf\"" "$ROOT/etc/xdploader/config.toml" ||
+    fail "provision did not write /etc/xdploader/config.toml with the testbed's entry"
 # Debian keeps /vmlinuz and /initrd.img pointing at the newest kernel.
 cp -L "$ROOT/vmlinuz" "$ROOT/initrd.img" "$WORK/"
 size_mib=$(( $(du -sm "$ROOT" | cut -f1) * 12 / 10 + 256 ))

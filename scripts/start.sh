@@ -2,7 +2,11 @@
 # The testbed: namespace $NS with veth $NS_IF, joined to $HOST_IF on the host,
 # MTU 9000, tuned socket buffers, then the XDP program loaded on $HOST_IF.
 # Running it again is fine: what exists is kept, the program is replaced.
+# start.sh --no-load: the network only; xdploader.service loads the program
+# (`xdploader apply` of /etc/xdploader/config.toml: the VM's boot does this).
 set -euo pipefail
+LOAD=1
+[ "${1:-}" = --no-load ] && LOAD=0
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/testbed.env
 . scripts/testbed.env
@@ -72,6 +76,10 @@ ulimit -l unlimited 2>/dev/null || true
 # In native mode the loader also attaches a pass program to $NS_IF, the peer:
 # without one, frames the program sends with XDP_TX or XDP_REDIRECT through
 # $HOST_IF are dropped (ENXIO). stop.sh's unload removes it again.
+if [ "$LOAD" = 0 ]; then
+    echo "Testbed network ready: $HOST_IF <-> $NS_IF (netns $NS); the program is xdploader.service's to load"
+    exit 0
+fi
 target/release/xdploader -file "$XDP_ELF" -i "$HOST_IF" --pin-dir "$PIN_DIR"
 
 host_ip=${HOST_ADDR%/*}

@@ -14,6 +14,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 shellcheck -x scripts/*.sh provision/*.sh .ci/run
 bash scripts/check-vagrant.sh
+# The Prometheus configuration and rules we ship (a real server scrapes with
+# them in statswatch/tests/kernel_prometheus.rs).
+(cd prometheus && promtool check config prometheus.yml && promtool check rules xdp-rules.yml &&
+    promtool test rules xdp-rules.test.yml) >/dev/null
 # The end-to-end tests run the binaries as a user would: build them first.
 cargo build --workspace --bins -q
 cargo test --workspace --no-fail-fast
