@@ -15,7 +15,9 @@ struct datarec {
 	__u64 rx_bytes;
 };
 
-/* One slot per XDP action: XDP_ABORTED(0) .. XDP_REDIRECT(4). The fixtures
+/* One slot per XDP action: XDP_ABORTED(0) .. XDP_REDIRECT(4). Pinned by name
+ * (<pin-dir>/stats_map, where statswatch looks); a map that asks for no
+ * pinning goes to <pin-dir>/<interface>/ instead. The fixtures
  * that show other map-definition formats (kern/tests/) declare their own
  * stats_map in that format and define XDP_OWN_STATS_MAP before this file. */
 #ifndef XDP_OWN_STATS_MAP
@@ -24,6 +26,7 @@ struct {
 	__uint(max_entries, XDP_REDIRECT + 1);
 	__type(key, __u32);
 	__type(value, struct datarec);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } stats_map SEC(".maps");
 #endif
 

@@ -27,6 +27,7 @@ struct {
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } if_redirect SEC(".maps");
 
 /* TTL - 1 with the header checksum updated incrementally (RFC 1624): the

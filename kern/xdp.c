@@ -27,6 +27,7 @@ struct {
 	__uint(max_entries, 16);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } jmp_map SEC(".maps");
 
 /* Interfaces the loader was given (key = value = ifindex), for programs that
@@ -38,6 +39,7 @@ struct {
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } if_redirect SEC(".maps");
 
 /* What one stage tells the next: a tail call keeps only ctx, so state that
@@ -55,6 +57,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } scratch_map SEC(".maps");
 
 struct vlan_hdr {

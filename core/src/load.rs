@@ -145,7 +145,10 @@ impl LoadError {
 pub type MapPinPaths = Vec<(String, PathBuf)>;
 
 /// Creates the maps at `pins` and loads every XDP program. Nothing is
-/// attached: dropping the result (and the pins) frees it all.
+/// attached: dropping the result (and the pins) frees it all. A map that
+/// asks to be pinned by name (LIBBPF_PIN_BY_NAME) and has no path in `pins`
+/// is pinned by aya in /sys/fs/bpf, as libbpf does: give every such map a
+/// path to keep it elsewhere.
 pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<Ebpf, LoadError> {
     let mut loader = EbpfLoader::new();
     // The summary's sizes, --max-entries applied (aya sizes perf event arrays).

@@ -123,12 +123,14 @@ pub fn plan_map_pins(
     layout: &PinLayout,
     summary: &ObjectSummary,
     fresh: bool,
+    first_iface: &str,
 ) -> Result<Vec<MapPin>, TransactionError> {
     let mut pins = Vec::new();
     let ours = state::recorded_ids(layout);
     for map in &summary.maps {
         let Some(pin) = &map.pin else { continue };
-        let path = layout.map(&pin.path);
+        let relative = pin.relative(Some(first_iface));
+        let path = layout.map(&relative);
         let action = if path.symlink_metadata().is_err() {
             PinAction::Create
         } else {
@@ -154,7 +156,7 @@ pub fn plan_map_pins(
         pins.push(MapPin {
             name: map.name.clone(),
             path,
-            relative: pin.path.clone(),
+            relative,
             action,
         });
     }

@@ -27,7 +27,7 @@ const IP6_NOBODY: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x
 fn echo() -> Ebpf {
     let data = std::fs::read(testkit::kern_object("echo.elf")).unwrap();
     let summary = elf::inspect(&data).unwrap().summary;
-    load::load(&data, &summary, &Vec::new()).unwrap()
+    load_in_private_bpffs(&data, &summary)
 }
 
 /// Runs the program on `frame`: the verdict and the frame it leaves.
@@ -260,4 +260,18 @@ fn everything_else_passes_untouched_and_truncated_frames_drop() {
         let (verdict, _) = run(&ebpf, &request[..cut]);
         assert_eq!(verdict, XDP_DROP, "cut at {cut}");
     }
+}
+
+/// Loads with every map pinned in a bpffs of the test's own, unmounted at
+/// once (the maps live on in the Ebpf): aya pins a map that asks to be
+/// pinned by name in /sys/fs/bpf unless given a path, and parallel tests
+/// would then share one stats_map.
+fn load_in_private_bpffs(data: &[u8], summary: &elf::ObjectSummary) -> Ebpf {
+    let pins = testkit::Bpffs::new();
+    let paths: Vec<_> = summary
+        .maps
+        .iter()
+        .map(|m| (m.name.clone(), pins.path().join(&m.name)))
+        .collect();
+    load::load(data, summary, &paths).unwrap()
 }

@@ -12,6 +12,9 @@ pub struct SummaryText<'a> {
     pub file: &'a std::path::Path,
     pub summary: &'a ObjectSummary,
     pub pin_dir: &'a std::path::Path,
+    /// The load's first interface: maps that ask for no pinning go in its
+    /// directory (None for inspect: shown as `<iface>`).
+    pub first_iface: Option<&'a str>,
 }
 
 impl fmt::Display for SummaryText<'_> {
@@ -47,7 +50,7 @@ impl fmt::Display for SummaryText<'_> {
                 Some(pin) => writeln!(
                     f,
                     " pin {} ({})",
-                    self.pin_dir.join(&pin.path).display(),
+                    self.pin_dir.join(pin.relative(self.first_iface)).display(),
                     pin.rule.describe()
                 )?,
             }

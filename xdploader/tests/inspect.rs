@@ -76,7 +76,13 @@ fn json_names_every_pin_path_and_where_it_came_from() {
             "default",
             "bpf_map_def",
         ),
-        ("xdp.elf", "if_redirect", "/x/if_redirect", "default", "btf"),
+        (
+            "xdp.elf",
+            "if_redirect",
+            "/x/if_redirect",
+            "libbpf_by_name",
+            "btf",
+        ),
     ];
     for (file, map, path, rule, format) in cases {
         let report = inspect(&["--json", "--pin-dir", "/x", "-file", &fixture(file)]).json();

@@ -15,15 +15,16 @@ use testkit::{counters, kern_object, Bpffs, Testbed};
 const PING_FRAME: u64 = 98;
 
 /// Loads `fixture`, checks the jump-table line, pings through the chain and
-/// reads the verdict counters at `stats` (relative to the pin dir); unloads
-/// and checks nothing is left.
+/// reads the verdict counters at `stats` (relative to the pin dir; `{iface}`
+/// is the interface: where maps that ask for no pinning go); unloads and
+/// checks nothing is left.
 fn chain_passes(fixture: &str, jump_table: &str, stats: &str) {
     let bed = Testbed::new();
     let pins = Bpffs::new();
     let out = bed.load(&pins, &kern_object(fixture), &[]);
     let stdout = out.success();
     assert!(stdout.contains(jump_table), "{stdout}");
-    let stats = pins.path().join(stats);
+    let stats = pins.path().join(stats.replace("{iface}", &bed.if_a));
     assert!(
         stdout.contains(&format!("{} (new)", stats.display())),
         "{stdout}"
@@ -47,7 +48,7 @@ fn libbpf_legacy_bpf_map_def_in_xdp_slash_sections() {
     chain_passes(
         "tests/legacy_map_def.elf",
         "jump table jmp_map: 1 <- firewall_1 (naming)",
-        "stats_map",
+        "{iface}/stats_map",
     );
 }
 
@@ -140,7 +141,7 @@ fn sec_selects_the_entry_by_its_old_style_section() {
     assert_eq!(out.json()["entry"], "firewall_1");
     assert_eq!(bed.ping_a_from_b(2, 56), 2);
     assert_eq!(
-        counters(&pins.path().join("stats_map"), "XDP_PASS"),
+        counters(&pins.path().join(&bed.if_a).join("stats_map"), "XDP_PASS"),
         (2, 2 * PING_FRAME)
     );
 }
@@ -246,14 +247,15 @@ fn xdp_tools_objects_inspect_load_and_attach() {
 }
 
 /// Loads `fixture` with `extra` flags, pings through it and counts XDP_PASS
-/// in its stats_map; returns the testbed, pins and load output for more checks.
-fn load_and_count(fixture: &str, extra: &[&str]) -> (Testbed, Bpffs, String) {
+/// in its stats_map (at `stats`, as for [`chain_passes`]); returns the
+/// testbed, pins and load output for more checks.
+fn load_and_count(fixture: &str, stats: &str, extra: &[&str]) -> (Testbed, Bpffs, String) {
     let bed = Testbed::new();
     let pins = Bpffs::new();
     let out = bed.load(&pins, &kern_object(fixture), extra);
     let stdout = out.success().to_owned();
     assert_eq!(bed.ping_a_from_b(3, 56), 3);
-    let stats = pins.path().join("stats_map");
+    let stats = pins.path().join(stats.replace("{iface}", &bed.if_a));
     assert_eq!(counters(&stats, "XDP_PASS"), (3, 3 * PING_FRAME));
     (bed, pins, stdout)
 }
@@ -281,14 +283,18 @@ fn a_devmap_with_u32_values_is_created_as_declared_and_named_when_not_if_redirec
         return;
     }
     // Without --devmap: the load says which devmap the object has.
-    let (bed, pins, stdout) = load_and_count("tests/devmap_u32.elf", &[]);
+    let (bed, pins, stdout) = load_and_count("tests/devmap_u32.elf", "stats_map", &[]);
     assert!(
         stdout.contains("devmap: skipped, the object's devmap is tx_port: pass --devmap tx_port"),
         "{stdout}"
     );
     unload_leaves_nothing(&bed, &pins);
 
-    let (bed, pins, stdout) = load_and_count("tests/devmap_u32.elf", &["--devmap", "tx_port"]);
+    let (bed, pins, stdout) = load_and_count(
+        "tests/devmap_u32.elf",
+        "stats_map",
+        &["--devmap", "tx_port"],
+    );
     assert!(
         stdout.contains(&format!("devmap tx_port: {} (", bed.if_a)),
         "{stdout}"
@@ -297,7 +303,8 @@ fn a_devmap_with_u32_values_is_created_as_declared_and_named_when_not_if_redirec
         stdout.contains("created with its declared 4-byte values"),
         "{stdout}"
     );
-    let tx_port = pins.path().join("tx_port");
+    // It asks for no pinning: in the interface's directory.
+    let tx_port = pins.path().join(&bed.if_a).join("tx_port");
     assert_eq!(bpftool_map(&tx_port)["bytes_value"], 4);
     // What failed before ("value expected 8 bytes got 4"): user space writes
     // the map as the object declares it (ifindex 1, lo, exists everywhere).
@@ -336,12 +343,12 @@ fn a_goebpf_lpm_trie_gets_no_prealloc_as_goebpf_adds_it() {
         return;
     }
     // Without the flag the kernel refuses the trie (EINVAL): the load failed.
-    let (bed, pins, stdout) = load_and_count("tests/lpm_goebpf.elf", &[]);
+    let (bed, pins, stdout) = load_and_count("tests/lpm_goebpf.elf", "{iface}/stats_map", &[]);
     assert!(
         stdout.contains("LPM trie created with BPF_F_NO_PREALLOC"),
         "{stdout}"
     );
-    let trie = bpftool_map(&pins.path().join("blocklist"));
+    let trie = bpftool_map(&pins.path().join(&bed.if_a).join("blocklist"));
     assert_eq!(trie["type"], "lpm_trie");
     assert_eq!(trie["flags"].as_u64().unwrap() & 1, 1, "{trie}");
     // A reload finds the pinned trie matching (the summary has the flag too).
@@ -386,9 +393,15 @@ fn a_map_sized_by_user_space_is_refused_by_name_until_max_entries_gives_it() {
         .contains("a load would fail: map flows has max_entries 0"));
     drop((bed, pins));
 
-    let (bed, pins, _) =
-        load_and_count("tests/sized_by_user.elf", &["--max-entries", "flows=1024"]);
-    assert_eq!(bpftool_map(&pins.path().join("flows"))["max_entries"], 1024);
+    let (bed, pins, _) = load_and_count(
+        "tests/sized_by_user.elf",
+        "stats_map",
+        &["--max-entries", "flows=1024"],
+    );
+    assert_eq!(
+        bpftool_map(&pins.path().join(&bed.if_a).join("flows"))["max_entries"],
+        1024
+    );
     unload_leaves_nothing(&bed, &pins);
 }
 
@@ -506,4 +519,41 @@ fn a_renamed_section_beside_a_plain_one_never_gets_its_source_lines() {
         dump.stdout
     );
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn two_objects_with_a_same_named_map_of_other_sizes_share_a_pin_dir() {
+    if !testkit::kernel() {
+        return;
+    }
+    // Both name a map jmp_map (8 and 4 slots) and ask for no pinning: each
+    // goes in its interface's directory. bpf_load_sections' stats_map asks
+    // to be pinned by name: at the top, Go-style.
+    let (one, two) = (Testbed::new(), Testbed::new());
+    let pins = Bpffs::new();
+    one.load(&pins, &kern_object("tests/legacy_map_def.elf"), &[])
+        .success();
+    let second = two.load(&pins, &kern_object("tests/bpf_load_sections.elf"), &[]);
+    second.success();
+    let first_jmp = pins.path().join(&one.if_a).join("jmp_map");
+    let second_jmp = pins.path().join(&two.if_a).join("jmp_map");
+    assert_eq!(bpftool_map(&first_jmp)["max_entries"], 8);
+    assert_eq!(bpftool_map(&second_jmp)["max_entries"], 4);
+
+    assert_eq!(one.ping_a_from_b(3, 56), 3);
+    assert_eq!(two.ping_a_from_b(2, 56), 2);
+    let first_stats = pins.path().join(&one.if_a).join("stats_map");
+    let second_stats = pins.path().join("stats_map");
+    assert_eq!(counters(&first_stats, "XDP_PASS"), (3, 3 * PING_FRAME));
+    assert_eq!(counters(&second_stats, "XDP_PASS"), (2, 2 * PING_FRAME));
+
+    // Unloading one leaves the other running, with all its pins.
+    one.xdploader(&pins, &["unload", "-i", &one.if_a]).success();
+    assert!(!first_jmp.exists() && !first_stats.exists());
+    assert_eq!(two.ping_a_from_b(2, 56), 2);
+    assert_eq!(counters(&second_stats, "XDP_PASS"), (4, 4 * PING_FRAME));
+    assert_eq!(counters(&second_stats, "XDP_ABORTED"), (0, 0));
+    two.xdploader(&pins, &["unload", "-i", &two.if_a]).success();
+    assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
 }

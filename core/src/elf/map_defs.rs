@@ -49,7 +49,9 @@ impl MapFormat {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PinRule {
-    /// xdploader pins every map by name, so statswatch and bpftool find them.
+    /// No pinning asked for: pinned by name in the directory of the load's
+    /// first interface (`<pin-dir>/<iface>/<name>`, as xdp-tutorial's loaders
+    /// do), so two objects that both name a map `tx_port` never collide.
     Default,
     /// BTF `pinning = LIBBPF_PIN_BY_NAME`.
     LibbpfByName,
@@ -64,7 +66,7 @@ pub enum PinRule {
 impl PinRule {
     pub fn describe(self) -> &'static str {
         match self {
-            Self::Default => "by name",
+            Self::Default => "no pinning asked: in the first interface's directory",
             Self::LibbpfByName => "LIBBPF_PIN_BY_NAME",
             Self::Iproute2ObjectNs => "iproute2 PIN_OBJECT_NS, by name",
             Self::Iproute2GlobalNs => "iproute2 PIN_GLOBAL_NS",
@@ -85,6 +87,15 @@ impl PinSpec {
         Self {
             path: PathBuf::from(name),
             rule,
+        }
+    }
+
+    /// The pin's path relative to the pin directory, for a load whose first
+    /// interface is `first_iface` (None: not known yet, shown as `<iface>`).
+    pub fn relative(&self, first_iface: Option<&str>) -> PathBuf {
+        match self.rule {
+            PinRule::Default => Path::new(first_iface.unwrap_or("<iface>")).join(&self.path),
+            _ => self.path.clone(),
         }
     }
 }

@@ -225,7 +225,9 @@ pub fn execute_unless(
     let layout = PinLayout::new(pin_dir).with_mode(opts.pin_mode);
     let cleaned = crate::state::clean_dead_staging(&layout);
     attach::clean_dead_trace_instances();
-    let pins = crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh)?;
+    let first_iface = prepared.interfaces.first().map_or("", |i| i.name.as_str());
+    let pins =
+        crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh, first_iface)?;
     let mut transaction = Transaction::begin(&layout)?;
     let map_pin_paths = transaction.map_pin_paths(&pins)?;
     check()?;

@@ -31,6 +31,7 @@ impl fmt::Display for InspectText<'_> {
                 file: &report.file,
                 summary: &report.summary,
                 pin_dir: &report.pin_dir,
+                first_iface: None,
             }
         )?;
         if let Some(entry) = &report.entry {

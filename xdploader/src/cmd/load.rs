@@ -30,6 +30,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             file: &prepared.file,
             summary: &prepared.summary,
             pin_dir: &opts.pin_dir,
+            first_iface: opts.interfaces.first().map(String::as_str),
         };
         print!("{summary}");
     }
