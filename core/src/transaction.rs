@@ -348,6 +348,15 @@ impl Transaction {
         }
 
         // Past this point nothing fails but renames within one bpffs.
+        for (tmp, path, new) in renames.into_iter().chain(records) {
+            fs::rename(&tmp, &path).map_err(io_err("renaming pin to", &path))?;
+            if new {
+                self.made.push(path);
+            }
+        }
+        // Then the earlier load's pins this object does not have. Not before:
+        // removing them empties and removes directories (an interface's
+        // `<pin-dir>/<iface>/`) the new pins are about to go into.
         let mut released = Vec::new();
         let keep: HashSet<&Path> = pins.iter().map(|p| p.relative.as_path()).collect();
         for attachment in &attachments {
@@ -356,12 +365,6 @@ impl Transaction {
                 &attachment.iface.name,
                 &keep,
             ));
-        }
-        for (tmp, path, new) in renames.into_iter().chain(records) {
-            fs::rename(&tmp, &path).map_err(io_err("renaming pin to", &path))?;
-            if new {
-                self.made.push(path);
-            }
         }
         let _ = fs::remove_dir_all(&self.staging);
         self.done = true;

@@ -548,11 +548,22 @@ fn two_objects_with_a_same_named_map_of_other_sizes_share_a_pin_dir() {
     assert_eq!(counters(&first_stats, "XDP_PASS"), (3, 3 * PING_FRAME));
     assert_eq!(counters(&second_stats, "XDP_PASS"), (2, 2 * PING_FRAME));
 
+    // Another object on the first interface, whose own map goes in that
+    // interface's directory while the last one's leave it.
+    let other = one.load(&pins, &kern_object("tests/devmap_u32.elf"), &[]);
+    other.success();
+    let tx_port = pins.path().join(&one.if_a).join("tx_port");
+    assert_eq!(bpftool_map(&tx_port)["bytes_value"], 4);
+    assert!(!first_jmp.exists() && !first_stats.exists(), "{other:#?}");
+    assert_eq!(one.ping_a_from_b(1, 56), 1);
+
     // Unloading one leaves the other running, with all its pins.
     one.xdploader(&pins, &["unload", "-i", &one.if_a]).success();
-    assert!(!first_jmp.exists() && !first_stats.exists());
+    assert!(!tx_port.exists());
     assert_eq!(two.ping_a_from_b(2, 56), 2);
-    assert_eq!(counters(&second_stats, "XDP_PASS"), (4, 4 * PING_FRAME));
+    // The devmap object's stats_map asks to be pinned by name: it shared
+    // bpf_load_sections' (same definition), so the ping on the first counted too.
+    assert_eq!(counters(&second_stats, "XDP_PASS"), (5, 5 * PING_FRAME));
     assert_eq!(counters(&second_stats, "XDP_ABORTED"), (0, 0));
     two.xdploader(&pins, &["unload", "-i", &two.if_a]).success();
     assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
