@@ -20,6 +20,7 @@
 //! | [`iface`]       | interface names: validated, resolved to ifindexes, named back     |
 //! | [`stats`]       | the per-CPU verdict counters: record layout, XDP action names, reading |
 //! | [`sys`]         | the two bpf(2) calls aya does not expose (read-only pin, link's ifindex) |
+//! | [`verifier`]      | verifier rejections explained: the source line, the instruction, cause and fix |
 //! | [`ops`]         | the verbs, over the modules above: load, unload, apply, inspect, status, doctor |
 
 pub mod attach;
@@ -37,6 +38,7 @@ pub mod state;
 pub mod stats;
 pub mod sys;
 pub mod transaction;
+pub mod verifier;
 
 /// The pin directory used when none is given: the usage `statswatch -file
 /// /sys/fs/bpf/stats_map` expects the maps right there.

@@ -115,10 +115,15 @@ pub enum LoadError {
         #[source]
         source: MapError,
     },
-    #[error("program {name} was rejected by the kernel verifier ({errno}): {reason} (run with --verbose for the verifier log)", errno = crate::errno_text(.source))]
+    #[error(
+        "program {name} was rejected by the kernel verifier ({errno}): {message}{place}",
+        errno = crate::errno_text(.source),
+        message = .rejection.message,
+        place = .rejection.place().map(|p| format!(", at {p}")).unwrap_or_default()
+    )]
     Verifier {
         name: String,
-        reason: String,
+        rejection: crate::verifier::Rejection,
         log: String,
         #[source]
         source: std::io::Error,
@@ -136,6 +141,14 @@ impl LoadError {
     pub fn verifier_log(&self) -> Option<&str> {
         match self {
             Self::Verifier { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
+    /// The rejection explained, when the verifier rejected a program.
+    pub fn rejection(&self) -> Option<&crate::verifier::Rejection> {
+        match self {
+            Self::Verifier { rejection, .. } => Some(rejection),
             _ => None,
         }
     }
@@ -253,7 +266,7 @@ fn program_error(name: &str, err: ProgramError) -> LoadError {
             let log = verifier_log.to_string();
             LoadError::Verifier {
                 name: name.to_owned(),
-                reason: verifier_reason(&log),
+                rejection: crate::verifier::explain(&log),
                 log,
                 source: io_error,
             }
@@ -262,38 +275,5 @@ fn program_error(name: &str, err: ProgramError) -> LoadError {
             name: name.to_owned(),
             source,
         },
-    }
-}
-
-/// The verifier's own explanation: the last log line that is not a statistic.
-fn verifier_reason(log: &str) -> String {
-    log.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| {
-            !l.is_empty()
-                && !l.starts_with("processed ")
-                && !l.starts_with("verification time")
-                && !l.starts_with("stack depth")
-                && !l.starts_with("-- END PROG LOAD LOG --")
-        })
-        .unwrap_or("no verifier log")
-        .to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::verifier_reason;
-
-    #[test]
-    fn the_reason_is_the_last_line_before_the_statistics() {
-        let log = "0: R1=ctx() R10=fp0\n; return *(u32 *)(data + 100);\n\
-                   1: (61) r0 = *(u32 *)(r1 +100)\ninvalid access to packet, off=100 size=4\n\
-                   processed 2 insns (limit 1000000) max_states_per_insn 0\n";
-        assert_eq!(
-            verifier_reason(log),
-            "invalid access to packet, off=100 size=4"
-        );
-        assert_eq!(verifier_reason(""), "no verifier log");
     }
 }

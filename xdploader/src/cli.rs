@@ -198,6 +198,9 @@ pub struct LoadArgs {
     /// Print the verifier log when the verifier rejects a program
     #[arg(short, long)]
     pub verbose: bool,
+    /// Write the verifier's whole log to FILE when it rejects a program
+    #[arg(long, value_name = "FILE")]
+    pub verifier_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -156,16 +156,21 @@ fn verifier_rejection() {
     if !testkit::kernel() {
         return;
     }
+    // One error line, and under it the explanation, indented
+    // (kernel_verifier checks its contents for each cause).
     let (bed, pins) = (Testbed::new(), Bpffs::new());
-    let fixture = kern_object("tests/verifier_reject.elf");
-    assert_fails_cleanly(
-        &bed,
-        &pins,
-        &[],
-        &fixture,
-        &[],
-        "program xdp_unchecked was rejected by the kernel verifier (EACCES",
+    let out = bed.load(&pins, &kern_object("tests/verifier_reject.elf"), &[]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let (first, rest) = out.stderr.split_once('\n').unwrap();
+    assert!(
+        first.starts_with(
+            "xdploader: program xdp_unchecked was rejected by the kernel verifier (EACCES"
+        ),
+        "{first}"
     );
+    assert!(rest.lines().all(|l| l.starts_with("  ")), "{rest}");
+    assert_eq!(pins.pins(), Vec::<String>::new(), "pins left behind");
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
 }
 
 #[test]

@@ -49,19 +49,73 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         eprintln!("xdploader: {}", xdp_core::error_chain(err));
         return Ok(ExitCode::from(signals::exit_status(signal)));
     }
-    let mut report = result.inspect_err(|e| {
-        if let (true, ops::Error::Load(load)) = (args.verbose, e) {
-            if let Some(log) = load.verifier_log() {
-                eprintln!("{log}");
-            }
+    let mut report = match result {
+        Err(ops::Error::Load(load)) if load.rejection().is_some() => {
+            return rejected(args, &load);
         }
-    })?;
+        other => other?,
+    };
     report.unload_command = format!("{} {}", invoked_as(), report.unload_command);
     print_report(&report, args.target.json, |r| LoadText(r).to_string())?;
     if let Some(signal) = signals::pending() {
         eprintln!("xdploader: {signal} came after the commit point: the load is complete");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A verifier rejection: the error line, then what it means (source line,
+/// instruction, cause, fix), and the whole log where asked for.
+fn rejected(args: &LoadArgs, load: &xdp_core::load::LoadError) -> anyhow::Result<ExitCode> {
+    let (Some(rejection), Some(log)) = (load.rejection(), load.verifier_log()) else {
+        return Err(anyhow::anyhow!("{}", xdp_core::error_chain(load)));
+    };
+    let line = xdp_core::error_chain(load);
+    let mut saved = None;
+    if let Some(path) = &args.verifier_log {
+        std::fs::write(path, log)
+            .map_err(|e| anyhow::anyhow!("writing the verifier log to {}: {e}", path.display()))?;
+        saved = Some(path.display().to_string());
+    }
+    if args.target.json {
+        let doc =
+            serde_json::json!({ "error": line, "rejection": rejection, "verifier_log": saved });
+        println!("{doc}");
+    }
+    eprintln!("xdploader: {line}");
+    if args.verbose {
+        eprintln!("{log}");
+    }
+    eprint!("{}", RejectionText(rejection));
+    match saved {
+        Some(path) => eprintln!("  the verifier's log: {path}"),
+        None if !args.verbose => {
+            eprintln!("  the verifier's log: --verbose, or --verifier-log FILE")
+        }
+        None => {}
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// The lines under a rejection's error line, indented.
+struct RejectionText<'a>(&'a xdp_core::verifier::Rejection);
+
+impl fmt::Display for RejectionText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        if let Some(source) = &r.source {
+            writeln!(f, "  source: {source}")?;
+        }
+        if let Some(insn) = &r.insn {
+            writeln!(f, "  insn:   {insn}")?;
+        }
+        if let Some(cause) = r.cause {
+            writeln!(f, "  cause:  {cause}")?;
+        }
+        if let Some(fix) = r.fix {
+            writeln!(f, "  fix:    {fix}")?;
+        }
+        Ok(())
+    }
 }
 
 /// How to run this binary again from anywhere: `xdploader` when that name on

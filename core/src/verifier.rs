@@ -1,0 +1,271 @@
+//! Verifier rejections explained: from the kernel's log, the C source line
+//! the failing instruction comes from (the log carries the object's BTF line
+//! info, `-g`), the instruction, the kernel's message, and for the common
+//! causes one sentence of cause and one of fix.
+//!
+//! The log's shape (kernel/bpf/verifier.c, log level 1): for each new source
+//! line `; <text> @ <file>:<line>` (the ` @ file:line` part since 6.4), then
+//! instruction lines `<n>: (<opcode>) <insn>  ; <register state>`, and after
+//! the failing one the message, then statistics.
+
+use serde::Serialize;
+
+/// One line of the program's C source, as the verifier log names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceLine {
+    /// The file, as the compiler saw it (None on kernels before 6.4).
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub text: String,
+}
+
+impl std::fmt::Display for SourceLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: {}", self.text),
+            _ => write!(f, "{}", self.text),
+        }
+    }
+}
+
+/// What the verifier refused, read off its log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// The kernel's own words (several lines joined with "; ").
+    pub message: String,
+    /// The instruction it stopped at, as the log prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insn: Option<String>,
+    /// The source line that instruction comes from (needs `-g`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceLine>,
+    /// Why, for a cause we know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
+    /// The usual fix, for a cause we know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<&'static str>,
+}
+
+impl Rejection {
+    /// `at FILE:LINE` when the log names the source line.
+    pub fn place(&self) -> Option<String> {
+        let source = self.source.as_ref()?;
+        Some(format!("{}:{}", source.file.as_ref()?, source.line?))
+    }
+}
+
+/// Log lines that are statistics, not the verifier's reasoning.
+fn is_statistic(line: &str) -> bool {
+    line.is_empty()
+        || line.starts_with("processed ")
+        || line.starts_with("verification time")
+        || line.starts_with("stack depth")
+        || line.starts_with("-- END PROG LOAD LOG --")
+}
+
+/// `<n>: (<opcode>) …`: an instruction line.
+fn is_insn(line: &str) -> bool {
+    let Some((index, rest)) = line.split_once(": (") else {
+        return false;
+    };
+    !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest.len() > 3
+}
+
+/// `; text @ file:line` (or `; text` on older kernels); None for the empty
+/// ones the compiler emits for line 0.
+fn source_line(line: &str) -> Option<SourceLine> {
+    let rest = line.strip_prefix(';')?.trim();
+    let (text, file, number) = match rest.rsplit_once(" @ ").or_else(|| {
+        // `;  @ file:0`: the text is empty.
+        rest.strip_prefix("@ ").map(|place| ("", place))
+    }) {
+        Some((text, place)) => match place.rsplit_once(':') {
+            Some((file, n)) => (text.trim(), Some(file.to_owned()), n.parse::<u32>().ok()),
+            None => (rest, None, None),
+        },
+        None => (rest, None, None),
+    };
+    if text.is_empty() || number == Some(0) {
+        return None;
+    }
+    Some(SourceLine {
+        file,
+        line: number,
+        text: text.to_owned(),
+    })
+}
+
+/// Reads the rejection off a verifier log.
+pub fn explain(log: &str) -> Rejection {
+    let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
+    let end = lines
+        .iter()
+        .rposition(|l| !is_statistic(l.trim()))
+        .map_or(0, |i| i + 1);
+    let last_insn = lines[..end].iter().rposition(|l| is_insn(l));
+    // The message: what follows the last instruction (or the last line).
+    let message_lines: Vec<&str> = match last_insn {
+        Some(i) if i + 1 < end => lines[i + 1..end]
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty() && !l.starts_with(';'))
+            .collect(),
+        _ => lines[..end].last().map(|l| l.trim()).into_iter().collect(),
+    };
+    let message = if message_lines.is_empty() {
+        "no verifier log".to_owned()
+    } else {
+        message_lines.join("; ")
+    };
+    let insn = last_insn.map(|i| {
+        // The register state after `;` is noise here.
+        let line = lines[i];
+        line.split_once("  ;")
+            .map_or(line, |(insn, _)| insn)
+            .trim()
+            .to_owned()
+    });
+    let source = last_insn.and_then(|i| lines[..i].iter().rev().find_map(|l| source_line(l)));
+    let (cause, fix) = match CAUSES
+        .iter()
+        .find(|c| c.matches.iter().any(|m| message.contains(m)))
+    {
+        Some(c) => (Some(c.cause), Some(c.fix)),
+        None => (None, None),
+    };
+    Rejection {
+        message,
+        insn,
+        source,
+        cause,
+        fix,
+    }
+}
+
+/// A cause we know, by what the kernel says.
+struct Cause {
+    matches: &'static [&'static str],
+    cause: &'static str,
+    fix: &'static str,
+}
+
+const CAUSES: &[Cause] = &[
+    Cause {
+        matches: &["invalid access to packet", "outside of the packet"],
+        cause: "the program touches the packet beyond what it has checked: every access needs a check against data_end first, on the same pointer",
+        fix: "check right before the access: `if ((void *)(eth + 1) > data_end) return XDP_DROP;` (for a read of N bytes at p: `if (p + N > data_end)`)",
+    },
+    Cause {
+        matches: &["map_value_or_null", "_or_null'"],
+        cause: "bpf_map_lookup_elem() returns NULL when the key is not in the map, and the program uses the result without checking",
+        fix: "check it before use: `if (!value) return XDP_PASS;` right after the lookup",
+    },
+    Cause {
+        matches: &["invalid indirect read from stack", "invalid read from stack"],
+        cause: "a helper reads stack bytes the program never wrote: typically the padding of a struct used as a map key",
+        fix: "zero the whole struct first: `struct flow key = {};` or `__builtin_memset(&key, 0, sizeof(key));` (root on recent kernels allows it; other users do not)",
+    },
+    Cause {
+        matches: &[
+            "back-edge",
+            "BPF program is too large",
+            "infinite loop detected",
+            "jumps is too complex",
+        ],
+        cause: "the verifier walks every path and cannot bound a loop (its bound comes from data it cannot see), or the paths exceed its 1,000,000-instruction budget",
+        fix: "give the loop a constant bound as well (`for (i = 0; i < 64 && i < n; i++)`), use bpf_loop() (5.17+), or split the work across tail calls",
+    },
+    Cause {
+        matches: &["unknown func", "cannot use helper"],
+        cause: "the program calls a helper this kernel does not have, or one XDP programs may not call",
+        fix: "use the XDP counterpart (bpf_xdp_load_bytes for bpf_skb_load_bytes, bpf_xdp_adjust_head for bpf_skb_adjust_room); `bpftool feature probe` lists the helpers XDP may use here",
+    },
+    Cause {
+        matches: &["GPL-restricted", "GPL-incompatible", "non-GPL compatible"],
+        cause: "the helper is GPL-only and the object's license is not GPL-compatible",
+        fix: "declare a GPL-compatible license: `char _license[] SEC(\"license\") = \"GPL\";` (or \"Dual BSD/GPL\")",
+    },
+    Cause {
+        matches: &["combined stack size", "stack limit", "invalid write to stack R10 off=-5"],
+        cause: "a BPF call chain has 512 bytes of stack for all its frames together",
+        fix: "move large buffers into a one-entry per-CPU array map (looked up once at entry), or mark small callees `static __always_inline`",
+    },
+    Cause {
+        matches: &[" expected=", "cannot pass map_type"],
+        cause: "a helper gets the wrong kind of argument: the verifier tracks what each register holds, and this one is not what the helper takes",
+        fix: "pass what the helper's signature wants: a map as `&my_map` (of the type the helper needs: a BPF_MAP_TYPE_PROG_ARRAY for bpf_tail_call), pointers into the stack or a map value, sizes as constants",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PACKET: &str = "0: R1=ctx() R10=fp0
+; unsigned char *data = (void *)(long)ctx->data; @ verifier_reject.c:9
+0: (61) r1 = *(u32 *)(r1 +0)          ; R1=pkt(r=0)
+; return data[100] ? XDP_PASS : XDP_DROP; @ verifier_reject.c:11
+1: (71) r1 = *(u8 *)(r1 +100)
+invalid access to packet, off=100 size=1, R1(id=0,off=100,r=0)
+R1 offset is outside of the packet
+verification time 21 usec
+stack depth 0
+processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+";
+
+    #[test]
+    fn the_failing_insn_its_source_line_and_the_message() {
+        let r = explain(PACKET);
+        assert_eq!(
+            r.message,
+            "invalid access to packet, off=100 size=1, R1(id=0,off=100,r=0); R1 offset is outside of the packet"
+        );
+        assert_eq!(r.insn.as_deref(), Some("1: (71) r1 = *(u8 *)(r1 +100)"));
+        let source = r.source.clone().expect("a source line");
+        assert_eq!(source.file.as_deref(), Some("verifier_reject.c"));
+        assert_eq!(source.line, Some(11));
+        assert_eq!(source.text, "return data[100] ? XDP_PASS : XDP_DROP;");
+        assert_eq!(r.place().as_deref(), Some("verifier_reject.c:11"));
+        assert!(r.cause.is_some_and(|c| c.contains("data_end")));
+    }
+
+    #[test]
+    fn a_kernel_without_file_and_line_still_gives_the_text() {
+        // 6.1's log: `; text` with no ` @ file:line`.
+        let log = PACKET.replace(" @ verifier_reject.c:11", "");
+        let source = explain(&log).source.expect("a source line");
+        assert_eq!((source.file, source.line), (None, None));
+        assert_eq!(source.text, "return data[100] ? XDP_PASS : XDP_DROP;");
+    }
+
+    #[test]
+    fn line_zero_is_not_a_source_line() {
+        let log = "; key = 0; @ a.c:10\n3: (bf) r2 = r10\n;  @ a.c:0\n4: (07) r2 += -4\n5: (85) call bpf_map_lookup_elem#1\nR1 type=scalar expected=map_ptr\n";
+        let r = explain(log);
+        assert_eq!(r.source.map(|s| s.line), Some(Some(10)));
+        assert_eq!(r.message, "R1 type=scalar expected=map_ptr");
+        assert!(r.fix.is_some_and(|f| f.contains("&my_map")));
+    }
+
+    #[test]
+    fn a_log_without_instructions_gives_its_last_line() {
+        let r = explain("combined stack size of 2 calls is 640. Too large\nverification time 1 usec\nstack depth 320+320\n");
+        assert_eq!(
+            r.message,
+            "combined stack size of 2 calls is 640. Too large"
+        );
+        assert_eq!((r.insn, r.source), (None, None));
+        assert!(r.cause.is_some_and(|c| c.contains("512")));
+        assert_eq!(explain("").message, "no verifier log");
+    }
+
+    #[test]
+    fn an_uninitialised_stack_read_is_explained() {
+        // What the kernel says to a user without CAP_PERFMON (root may).
+        let log = "; return bpf_map_lookup_elem(&flows, &key); @ pad.c:25\n9: (85) call bpf_map_lookup_elem#1\ninvalid indirect read from stack R2 off -8+1 size 8\n";
+        let r = explain(log);
+        assert!(r.fix.is_some_and(|f| f.contains("= {}")));
+        assert_eq!(r.place().as_deref(), Some("pad.c:25"));
+    }
+}
