@@ -611,3 +611,106 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
         .join()
         .expect("the thread in the netns panicked")
 }
+
+/// A digraph as Debian's `dot` reads it (`dot -Tplain`): proof that the text
+/// parses, and its nodes and edges to assert on.
+#[derive(Debug, Default)]
+pub struct Graph {
+    /// (name, label, colour)
+    pub nodes: Vec<(String, String, String)>,
+    /// (tail, head, label or "")
+    pub edges: Vec<(String, String, String)>,
+}
+
+impl Graph {
+    pub fn edge(&self, tail: &str, head: &str) -> bool {
+        self.edges.iter().any(|(t, h, _)| t == tail && h == head)
+    }
+    pub fn colour(&self, node: &str) -> Option<&str> {
+        self.nodes
+            .iter()
+            .find(|(n, _, _)| n == node)
+            .map(|(_, _, c)| c.as_str())
+    }
+}
+
+/// Runs `dot -Tplain` on `text` and reads its output; panics if dot refuses it.
+#[track_caller]
+pub fn graphviz(text: &str) -> Graph {
+    use std::io::Write as _;
+    let mut child = Command::new("dot")
+        .arg("-Tplain")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dot (graphviz; scripts/setup.sh --test installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("writing to dot");
+    let out: Run = child.wait_with_output().expect("dot").into();
+    let plain = out.success();
+    let mut graph = Graph::default();
+    for line in plain.lines() {
+        let words = plain_words(line);
+        match words.first().map(String::as_str) {
+            // node name x y width height label style shape color fillcolor
+            Some("node") if words.len() >= 10 => {
+                graph
+                    .nodes
+                    .push((words[1].clone(), words[6].clone(), words[9].clone()))
+            }
+            // edge tail head n x1 y1 .. xn yn [label xl yl] style color
+            Some("edge") if words.len() >= 4 => {
+                let points: usize = words[3].parse().unwrap_or(0);
+                let after = 4 + 2 * points;
+                let label = if words.len() >= after + 5 {
+                    words[after].clone()
+                } else {
+                    String::new()
+                };
+                graph
+                    .edges
+                    .push((words[1].clone(), words[2].clone(), label));
+            }
+            _ => {}
+        }
+    }
+    graph
+}
+
+/// The words of a `dot -Tplain` line: quoted ones unquoted, `\n` kept as is.
+fn plain_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c == ' ' {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut word = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' if chars.peek() == Some(&'"') => word.push(chars.next().unwrap_or('"')),
+                    '"' => break,
+                    c => word.push(c),
+                }
+            }
+            words.push(word);
+        } else {
+            let mut word = String::new();
+            while let Some(&c) = chars.peek() {
+                if c == ' ' {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+            words.push(word);
+        }
+    }
+    words
+}

@@ -64,13 +64,13 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show what a load would do: programs, tail calls, maps, pins, jump tables (no root needed)
     #[command(
-        after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o"
+        after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o\n  xdploader inspect --dot -file kern/xdp.elf | dot -Tsvg > chain.svg"
     )]
     Inspect(InspectArgs),
     /// Every interface with an XDP program: mode, program, whether it is ours (object,
     /// load time, pins, jump-table slots, peer fix)
     #[command(
-        after_help = "Examples:\n  xdploader status\n  xdploader status -i veth1 --json\n  xdploader status --all-netns          every namespace ip netns or a process names"
+        after_help = "Examples:\n  xdploader status\n  xdploader status -i veth1 --json\n  xdploader status --all-netns          every namespace ip netns or a process names\n  xdploader status -i veth1 --dot | dot -Tsvg > running.svg"
     )]
     Status(StatusArgs),
     /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
@@ -88,6 +88,9 @@ pub struct StatusArgs {
     /// Also every other network namespace (`ip netns` names, then processes')
     #[arg(long)]
     pub all_netns: bool,
+    /// Print the programs, prog arrays and counters as a Graphviz digraph
+    #[arg(long, conflicts_with = "json")]
+    pub dot: bool,
 }
 
 impl StatusArgs {
@@ -244,6 +247,9 @@ pub struct InspectArgs {
     /// Size of a map the object leaves to user space, as a load would take it
     #[arg(long, value_name = "MAP=N")]
     pub max_entries: Vec<MaxEntries>,
+    /// Print the tail-call chain as a Graphviz digraph (dot -Tsvg draws it)
+    #[arg(long, conflicts_with = "json")]
+    pub dot: bool,
 }
 
 /// `--mode`, as clap lists it in the help.

@@ -4,6 +4,7 @@
 
 mod cli;
 mod cmd;
+mod dot;
 mod signals;
 mod text;
 

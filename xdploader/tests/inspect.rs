@@ -213,3 +213,56 @@ fn programs_in_no_slot_and_empty_called_slots_come_with_the_flags_that_fill_them
     );
     assert!(!text.contains("in no slot"), "{text}");
 }
+
+#[test]
+fn dot_draws_the_plan_and_graphviz_reads_it() {
+    let file = fixture("xdp.elf");
+    let plan = inspect(&["--json", "-file", &file]).json();
+    let graph = testkit::graphviz(inspect(&["--dot", "-file", &file]).success());
+    assert!(graph.edge("(interface)", plan["entry"].as_str().unwrap()));
+    // Every tail call off the bytecode, and every slot with its rule.
+    for prog in plan["summary"]["programs"].as_array().unwrap() {
+        for call in prog["tail_calls"].as_array().unwrap() {
+            let slot = format!("{}[{}]", call["map"].as_str().unwrap(), call["slot"]);
+            assert!(
+                graph.edge(prog["name"].as_str().unwrap(), &slot),
+                "{graph:#?}"
+            );
+        }
+    }
+    let mut slots = 0;
+    for table in plan["jump_tables"]["tables"].as_array().unwrap() {
+        for slot in table["slots"].as_array().unwrap() {
+            let node = format!("{}[{}]", table["map"].as_str().unwrap(), slot["slot"]);
+            let program = slot["program"].as_str().unwrap();
+            let edge = graph
+                .edges
+                .iter()
+                .find(|(t, h, _)| *t == node && h == program);
+            assert_eq!(
+                edge.map(|e| e.2.as_str()),
+                slot["rule"].as_str(),
+                "{graph:#?}"
+            );
+            slots += 1;
+        }
+    }
+    assert_eq!(slots, 2);
+    // Nothing else: no edge the plan does not have.
+    assert_eq!(graph.edges.len(), 1 + 2 + slots, "{graph:#?}");
+}
+
+#[test]
+fn dot_marks_unfilled_slots_and_programs_nothing_reaches() {
+    let file = fixture("tests/unfilled_slots.elf");
+    let graph = testkit::graphviz(inspect(&["--dot", "--prog", "parse", "-file", &file]).success());
+    for slot in ["jmp_map[3]", "jmp_map[5]"] {
+        assert_eq!(graph.colour(slot), Some("red"), "{graph:#?}");
+        assert!(graph.edge("parse", slot));
+    }
+    for dead in ["filter_v4", "filter_v6"] {
+        assert_eq!(graph.colour(dead), Some("gray50"), "{graph:#?}");
+    }
+    // A devmap program runs from a devmap entry, not from the chain.
+    assert_eq!(graph.colour("on_egress"), Some("black"), "{graph:#?}");
+}

@@ -297,3 +297,50 @@ fn under_ip_netns_exec_the_program_outlives_the_loader_on_the_hosts_bpffs() {
     // The pin directory the loader made goes with the last of its pins.
     assert!(!pins.path().exists(), "{} left", pins.path().display());
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn status_dot_draws_what_runs_with_the_counters() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    load(&bed, &pins, &[]).success();
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    let status = bed
+        .xdploader(&pins, &["status", "-i", &bed.if_a, "--json"])
+        .json();
+    let text = bed.xdploader(&pins, &["status", "-i", &bed.if_a, "--dot"]);
+    let graph = testkit::graphviz(text.success());
+    let i = &status["interfaces"][0];
+    let iface = format!("{} ({})", bed.if_a, i["ifindex"]);
+    let prog = format!("prog {}", i["prog_id"]);
+    assert!(graph.edge(&iface, &prog), "{graph:#?}");
+    let table = &i["jump_tables"][0];
+    let map = format!(
+        "{} (map {})",
+        table["map"].as_str().unwrap(),
+        table["map_id"]
+    );
+    assert!(graph.edge(&prog, &map), "{graph:#?}");
+    for slot in table["slots"].as_array().unwrap() {
+        let target = format!("prog {}", slot["prog_id"]);
+        let edge = graph
+            .edges
+            .iter()
+            .find(|(t, h, _)| *t == map && *h == target);
+        assert_eq!(
+            edge.map(|e| e.2.clone()),
+            Some(format!("slot {}", slot["slot"])),
+            "{graph:#?}"
+        );
+    }
+    // The counters node holds what the map counted.
+    let counters_node = graph
+        .nodes
+        .iter()
+        .find(|(n, _, _)| n.starts_with("counters"))
+        .unwrap_or_else(|| panic!("no counters: {graph:#?}"));
+    assert!(counters_node.1.contains("XDP_PASS 2"), "{counters_node:?}");
+}

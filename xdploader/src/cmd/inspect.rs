@@ -15,6 +15,10 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         missing("the XDP object is missing: inspect -file FILE");
     };
     let report = ops::inspect::run(&args.options(file))?;
+    if args.dot {
+        print!("{}", crate::dot::inspect(&report));
+        return Ok(ExitCode::SUCCESS);
+    }
     print_report(&report, args.json, |r| InspectText(r).to_string())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,10 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     ops::require_capabilities("status")?;
     clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
     let report = ops::status::run(&opts)?;
+    if args.dot {
+        print!("{}", crate::dot::status(&report, &counters));
+        return Ok(ExitCode::SUCCESS);
+    }
     print_report(&report, args.target.json, |r| StatusText(r).to_string())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -71,4 +75,17 @@ impl fmt::Display for StatusText<'_> {
         }
         Ok(())
     }
+}
+
+/// `XDP_PASS 12, XDP_DROP 3`: the verdicts a stats map counted, for `--dot`.
+fn counters(path: &std::path::Path) -> Option<String> {
+    let rows = xdp_core::stats::StatsMap::open(path)
+        .ok()?
+        .read(false)
+        .ok()?;
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} {}", r.action, r.packets))
+        .collect();
+    Some(format!("{}\n{}", path.display(), lines.join("\n")))
 }
