@@ -8,6 +8,9 @@
 #     packages, rustup's cargo, the release build, the binaries on the PATH,
 #     the sysctl file, one bpffs line in fstab, a second run that changes
 #     nothing.
+#     Before that, the .deb (scripts/build-deb.sh) is installed into the
+#     fresh file system, used (--help, --version, man -w, inspect, the bash
+#     completion) and purged, leaving nothing.
 #  2. That file system boots under qemu (TCG) with Debian's 6.1 kernel, and
 #     scripts/vm-check.sh runs there as PID 1: testbed, ping, doctor,
 #     statswatch, stop. So the tools are proven on the 6.1 LTS kernel too.
@@ -65,6 +68,36 @@ mkdir -p "$ROOT$PROJECT_IN_VM"
 git ls-files -z --cached --others --exclude-standard | tar -c --null -T - | tar -x -C "$ROOT$PROJECT_IN_VM"
 in_root chown -R vagrant:vagrant "$PROJECT_IN_VM"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+
+step "the .deb installs into that fresh Debian 12, works, and is removed cleanly"
+deb=$(bash scripts/build-deb.sh "$WORK/deb" | tail -1)
+cp "$deb" "$ROOT/tmp/"
+in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    man-db "/tmp/$(basename "$deb")" >"$WORK/deb-install.log" 2>&1 ||
+    { tail -20 "$WORK/deb-install.log"; fail "apt-get install of $(basename "$deb")"; }
+in_root xdploader --help | grep -q "apply " || fail "xdploader --help from the package"
+in_root xdploader --version | grep -qF "(commit $(git rev-parse --short=12 HEAD))" ||
+    fail "xdploader --version does not name the commit"
+for page in xdploader xdploader-apply statswatch; do
+    in_root man -w "$page" | grep -qx "/usr/share/man/man1/$page.1.gz" || fail "man -w $page"
+done
+in_root xdploader inspect -file /usr/lib/xdp-skeleton-rs/xdp.elf | grep -q "^  prog xdp_skeleton " ||
+    fail "inspect on the installed kern/xdp.elf"
+in_root bash -c '. /usr/share/bash-completion/completions/xdploader && complete -p xdploader' >/dev/null ||
+    fail "the bash completion does not load"
+files=$(in_root dpkg -L xdp-skeleton-rs)
+in_root env DEBIAN_FRONTEND=noninteractive dpkg --purge xdp-skeleton-rs >/dev/null
+in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --auto-remove man-db >/dev/null 2>&1
+while IFS= read -r f; do
+    # Directories other packages share stay; every file of ours must go.
+    [ -d "$ROOT$f" ] && [ ! -L "$ROOT$f" ] && continue
+    [ ! -e "$ROOT$f" ] || fail "dpkg --purge left $f"
+done <<<"$files"
+for dir in /usr/lib/xdp-skeleton-rs /usr/share/doc/xdp-skeleton-rs /usr/share/xdp-skeleton-rs; do
+    [ ! -e "$ROOT$dir" ] || fail "dpkg --purge left $dir"
+done
+rm -f "$ROOT/tmp/$(basename "$deb")"
+echo "$(basename "$deb"): installed, --help, --version, man -w, inspect, completion, purged leaving nothing"
 
 step "provision.sh, first run (vagrant up)"
 start=$SECONDS

@@ -14,7 +14,7 @@ PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
 # Only the test command needs these (`setup.sh --test`): shellcheck lints the
 # scripts, vagrant validates the Vagrantfile offline, and mmdebstrap, qemu and
 # e2fsprogs make and boot the Debian 12 guest of scripts/provision-test.sh.
-TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs prometheus graphviz)
+TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs prometheus graphviz dpkg-dev man-db)
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -31,17 +31,30 @@ Examples:
   statswatch -w --errors -file /sys/fs/bpf/stats_map      also why frames vanish: XDP error
                                                           tracepoints by interface and errno";
 
+/// `statswatch --version`: the crate version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("XDP_BUILD_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "statswatch",
-    version,
+    version = VERSION,
     about = "Show the XDP verdict counters of a pinned per-CPU stats map",
     after_help = EXAMPLES
 )]
 struct Cli {
     /// The pinned map: a percpu_array of {u64 packets; u64 bytes}, one per XDP action
-    #[arg(short = 'f', long, value_name = "PIN")]
-    file: PathBuf,
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "PIN",
+        required_unless_present = "generate_assets"
+    )]
+    file: Option<PathBuf>,
     /// Print JSON instead of a table (one object per interval when watching)
     #[arg(long)]
     json: bool,
@@ -65,15 +78,27 @@ struct Cli {
     /// Serve /metrics in the Prometheus text format on ADDR:PORT until Ctrl-C (or --count intervals)
     #[arg(long, value_name = "ADDR:PORT")]
     prometheus: Option<String>,
+    /// Write the man page and the shell completions into DIR (packaging)
+    #[arg(long, value_name = "DIR", hide = true)]
+    generate_assets: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let mut cli: Cli = clikit::parse();
+    if let Some(dir) = &cli.generate_assets {
+        use clap::CommandFactory as _;
+        return match clikit::generate_assets(Cli::command(), dir) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(err) => clikit::fail("statswatch", &err, false),
+        };
+    }
     // Under `ip netns exec`, /sys/fs/bpf is the host's only once we look there.
-    if let Err(err) = clikit::pins_where_the_host_sees_them("statswatch", &mut cli.file) {
+    // Required by clap unless --generate-assets is given.
+    let mut file = cli.file.take().unwrap_or_default();
+    if let Err(err) = clikit::pins_where_the_host_sees_them("statswatch", &mut file) {
         return clikit::fail("statswatch", &err, false);
     }
-    match run(&cli) {
+    match run(&cli, &file) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => clikit::fail("statswatch", &err, false),
     }
@@ -91,13 +116,13 @@ fn watch_period(secs: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn run(cli: &Cli) -> anyhow::Result<()> {
+fn run(cli: &Cli, file: &std::path::Path) -> anyhow::Result<()> {
     // Checked before anything is opened or attached.
     if let Some(secs) = cli.interval {
         watch_period(secs)?;
     }
     anyhow::ensure!(cli.count != Some(0), "--count 0: give at least 1 interval");
-    let map = StatsMap::open(&cli.file)?;
+    let map = StatsMap::open(file)?;
     let watching = cli.watch || cli.interval.is_some() || cli.count.is_some() || cli.errors;
     // Before any thread starts: a tracefs mounted for the tracepoints stays
     // private to this process.
@@ -142,7 +167,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let _exporter = match &cli.prometheus {
         Some(addr) => {
             let exporter =
-                prometheus::serve(addr, cli.file.clone(), cli.per_cpu, error_counters()?)?;
+                prometheus::serve(addr, file.to_owned(), cli.per_cpu, error_counters()?)?;
             eprintln!("statswatch: serving http://{}/metrics", exporter.addr);
             Some(exporter)
         }

@@ -28,10 +28,18 @@ Examples:
   xdploader doctor -i veth1                        why frames vanish, and the fixing commands
   xdploader -file prog.o -i veth1 --tail jmp_map:3=stage_c    put stage_c in slot 3";
 
+/// `xdploader --version`: the crate version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("XDP_BUILD_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "xdploader",
-    version,
+    version = VERSION,
     about = "Load an XDP ELF object, fill its jump table and devmap, pin its maps and attach it",
     long_about = None,
     after_help = EXAMPLES,
@@ -45,11 +53,17 @@ pub struct Cli {
     /// Same as `xdploader unload`: detach from -i and remove the pins the load made
     #[arg(long)]
     pub unload: bool,
+    /// Write the man pages and the shell completions into DIR (packaging)
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub generate_assets: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load and attach (what xdploader does without a subcommand)
+    #[command(
+        after_help = "Examples:\n  xdploader load -file kern/xdp.elf -i veth1\n  xdploader load -file prog.o -i eth1,eth2 --mode native --tail jmp_map:3=stage_c\n  xdploader load -file prog.o -i veth1 --verifier-log /tmp/verifier.log"
+    )]
     Load(LoadArgs),
     /// Detach from the interfaces and remove the pins the load made
     #[command(

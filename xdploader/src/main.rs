@@ -18,6 +18,12 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli: Cli = clikit::parse();
+    if let Some(dir) = &cli.generate_assets {
+        return match clikit::generate_assets(Cli::command(), dir) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(err) => clikit::fail("xdploader", &err, false),
+        };
+    }
     let json = match &cli.command {
         Some(Command::Load(a)) => a.target.json,
         Some(Command::Unload(a)) => a.target.json,

@@ -266,3 +266,64 @@ fn dot_marks_unfilled_slots_and_programs_nothing_reaches() {
     // A devmap program runs from a devmap entry, not from the chain.
     assert_eq!(graph.colour("on_egress"), Some("black"), "{graph:#?}");
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = run(None, bin("xdploader"), &["--version"]);
+    let head = run(
+        None,
+        "git",
+        &[
+            "-C",
+            testkit::workspace().to_str().unwrap(),
+            "rev-parse",
+            "--short=12",
+            "HEAD",
+        ],
+    );
+    let version = out.success().trim();
+    assert!(version.starts_with("xdploader 0."), "{version}");
+    // The binary may be older than HEAD only if HEAD moved since the build.
+    assert!(
+        version.ends_with(&format!("(commit {})", head.success().trim())),
+        "{version}"
+    );
+    let statswatch = run(None, bin("statswatch"), &["--version"]);
+    assert!(statswatch.success().contains("(commit "), "{statswatch:?}");
+}
+
+#[test]
+fn man_pages_and_completions_come_from_the_clap_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    run(None, bin("xdploader"), &["--generate-assets", &out]).success();
+    run(None, bin("statswatch"), &["--generate-assets", &out]).success();
+    for page in [
+        "xdploader",
+        "xdploader-load",
+        "xdploader-apply",
+        "xdploader-inspect",
+        "statswatch",
+    ] {
+        let path = dir.path().join(format!("{page}.1"));
+        let rendered = run(None, "man", &["-l", "-P", "cat", path.to_str().unwrap()]);
+        let text = rendered.success();
+        assert!(text.contains("SYNOPSIS"), "{page}: {text}");
+        // Each page ends with the subcommand's real examples.
+        assert!(text.contains("Example"), "{page}: no examples in\n{text}");
+    }
+    for shell in ["xdploader.bash", "statswatch.bash"] {
+        let path = dir.path().join(shell);
+        run(None, "bash", &["-n", path.to_str().unwrap()]).success();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("--file"), "{shell}");
+    }
+    for other in [
+        "_xdploader",
+        "xdploader.fish",
+        "_statswatch",
+        "statswatch.fish",
+    ] {
+        assert!(dir.path().join(other).is_file(), "{other} missing");
+    }
+}
