@@ -102,6 +102,50 @@ fn collect_longs(cmd: &clap::Command, out: &mut Vec<String>) {
     }
 }
 
+/// `--generate-assets DIR` (hidden): man pages (`NAME.1`, and
+/// `NAME-SUB.1` for each subcommand) and bash, zsh and fish completions,
+/// from the clap definitions, for packages and `make install`-style use.
+/// Returns the files written.
+pub fn generate_assets(
+    mut cmd: clap::Command,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    use anyhow::Context as _;
+    use clap_complete::{generate_to, Shell};
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = cmd.get_name().to_owned();
+    cmd.build();
+    let mut written = Vec::new();
+    let mut pages = vec![(name.clone(), cmd.clone())];
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let page = format!("{name}-{}", sub.get_name());
+        pages.push((
+            page.clone(),
+            sub.clone()
+                .name(page)
+                .display_name(format!("{name} {}", sub.get_name())),
+        ));
+    }
+    for (page, command) in pages {
+        let path = dir.join(format!("{page}.1"));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut out)
+            .with_context(|| format!("rendering {}", path.display()))?;
+        std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let path = generate_to(shell, &mut cmd, &name, dir)
+            .with_context(|| format!("writing the {shell} completions in {}", dir.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,48 +189,4 @@ mod tests {
             ["t", "-x", "-fil", "--", "-file"]
         );
     }
-}
-
-/// `--generate-assets DIR` (hidden): man pages (`NAME.1`, and
-/// `NAME-SUB.1` for each subcommand) and bash, zsh and fish completions,
-/// from the clap definitions, for packages and `make install`-style use.
-/// Returns the files written.
-pub fn generate_assets(
-    mut cmd: clap::Command,
-    dir: &std::path::Path,
-) -> anyhow::Result<Vec<PathBuf>> {
-    use anyhow::Context as _;
-    use clap_complete::{generate_to, Shell};
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = cmd.get_name().to_owned();
-    cmd.build();
-    let mut written = Vec::new();
-    let mut pages = vec![(name.clone(), cmd.clone())];
-    for sub in cmd
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-    {
-        let page = format!("{name}-{}", sub.get_name());
-        pages.push((
-            page.clone(),
-            sub.clone()
-                .name(page)
-                .display_name(format!("{name} {}", sub.get_name())),
-        ));
-    }
-    for (page, command) in pages {
-        let path = dir.join(format!("{page}.1"));
-        let mut out = Vec::new();
-        clap_mangen::Man::new(command)
-            .render(&mut out)
-            .with_context(|| format!("rendering {}", path.display()))?;
-        std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
-        written.push(path);
-    }
-    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        let path = generate_to(shell, &mut cmd, &name, dir)
-            .with_context(|| format!("writing the {shell} completions in {}", dir.display()))?;
-        written.push(path);
-    }
-    Ok(written)
 }
