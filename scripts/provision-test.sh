@@ -72,8 +72,11 @@ cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 step "the .deb installs into that fresh Debian 12, works, and is removed cleanly"
 deb=$(bash scripts/build-deb.sh "$WORK/deb" | tail -1)
 cp "$deb" "$ROOT/tmp/"
+# mmdebstrap leaves no package lists: apt needs them for man-db and the Depends.
+in_root apt-get update -q >"$WORK/deb-install.log" 2>&1 ||
+    { tail -20 "$WORK/deb-install.log"; fail "apt-get update in the fresh root"; }
 in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    man-db "/tmp/$(basename "$deb")" >"$WORK/deb-install.log" 2>&1 ||
+    man-db "/tmp/$(basename "$deb")" >>"$WORK/deb-install.log" 2>&1 ||
     { tail -20 "$WORK/deb-install.log"; fail "apt-get install of $(basename "$deb")"; }
 in_root xdploader --help | grep -q "apply " || fail "xdploader --help from the package"
 in_root xdploader --version | grep -qF "(commit $(git rev-parse --short=12 HEAD))" ||

@@ -13,20 +13,23 @@
 //! - A declarative prog array's `values` member is renamed in BTF, so aya
 //!   skips it instead of aborting (it expects map-in-map values there); the
 //!   loader fills those slots itself.
-//! - The BTF.ext function and line records of renamed sections, and of the
-//!   sections already called what they become, are given the empty section
-//!   name: aya looks them up by the ELF section name, and those sections now
-//!   share one, so it would hand one section's source lines to another's
-//!   program (wrong lines, or the verifier's "Invalid insn code at
-//!   line_info[N].insn_off"). Those programs load without source lines
-//!   rather than with wrong ones (aya 0.14 cannot tell the sections apart).
+//! - The program sections that end up with one name (`xdp/a`, `xdp_b` and a
+//!   plain `xdp` all become `xdp`) are merged into one section of that
+//!   name: their code concatenated, their symbols and relocations moved
+//!   along, and their BTF.ext function, line and CO-RE records put under
+//!   that one name with their offsets shifted. aya 0.14 looks those records
+//!   up by section name, so without the merge it handed one section's
+//!   source lines to another's programs (wrong lines, or the verifier's
+//!   "Invalid insn code at line_info[N].insn_off"); with it every program
+//!   keeps its own lines and its BTF (btf_id, source lines in `bpftool prog
+//!   dump xlated linum`, and in the verifier's explanations).
 
 use std::ops::Range;
 
 use object::{
     elf::SectionHeader64,
-    read::elf::{ElfFile64, FileHeader as _},
-    Endianness, Object as _, ObjectSection as _,
+    read::elf::{ElfFile64, FileHeader as _, SectionHeader as _},
+    Endian as _, Endianness, Object as _, ObjectSection as _,
 };
 
 use super::ElfError;
@@ -89,20 +92,19 @@ impl Rewrites {
             hide_btf_values(&mut out, elf)?;
         }
         if !self.renames.is_empty() {
-            // The renamed sections, and the sections already called what
-            // they are renamed to: all of them share one name for aya.
-            let mut shared: Vec<&str> = self
-                .renames
-                .iter()
-                .filter_map(|(index, _)| {
-                    elf.section_by_index(object::SectionIndex(*index))
-                        .ok()
-                        .and_then(|s| s.name().ok())
-                })
-                .collect();
-            shared.extend(self.renames.iter().map(|(_, new)| *new));
-            unname_btf_ext(&mut out, elf, &shared)?;
-            rename_sections(&mut out, elf, &self.renames)?;
+            let mut moved = Vec::new();
+            let mut renames = Vec::new();
+            for (name, members) in merge_groups(elf, &self.renames) {
+                moved.extend(merge_sections(&mut out, elf, name, &members)?);
+                // The first member holds the merged code under the new
+                // name; the others are emptied and renamed out of the way.
+                if self.renames.iter().any(|(i, _)| *i == members[0]) {
+                    renames.push((members[0], name));
+                }
+                renames.extend(members.iter().skip(1).map(|i| (*i, MERGED_AWAY)));
+            }
+            regroup_btf_ext(&mut out, elf, &moved)?;
+            rename_sections(&mut out, elf, &renames)?;
         }
         Ok(out)
     }
@@ -192,81 +194,408 @@ fn hide_btf_values(out: &mut [u8], elf: &ElfFile64<'_, Endianness>) -> Result<()
     Ok(())
 }
 
-/// Points the BTF.ext func_info and line_info records of the sections named
-/// `renamed` at the empty name (string offset 0), so aya never hands them to
-/// another section's programs. Objects without BTF.ext are left alone.
-fn unname_btf_ext(
-    out: &mut [u8],
+/// What a merged-away program section's code is now: where in the merged
+/// section of its new name it starts.
+#[derive(Debug)]
+struct Moved {
+    /// Its name in the file: what its BTF.ext records say.
+    from: String,
+    /// The name aya sees.
+    to: &'static str,
+    /// Byte offset of its code in the merged section.
+    base: u64,
+}
+
+/// The name given to the sections whose code moved into another: aya
+/// ignores it (no known prefix, and the section is emptied).
+const MERGED_AWAY: &str = ".xdploader.merged";
+
+/// The program sections by the name aya will see them under: the renamed
+/// ones, and those already called that, in file order.
+fn merge_groups(
     elf: &ElfFile64<'_, Endianness>,
-    renamed: &[&str],
-) -> Result<(), ElfError> {
-    let malformed = |reason: &str| ElfError::Malformed {
-        reason: format!(".BTF.ext: {reason}"),
+    renames: &[(usize, &'static str)],
+) -> Vec<(&'static str, Vec<usize>)> {
+    let mut groups: Vec<(&'static str, Vec<usize>)> = Vec::new();
+    for section in elf.sections() {
+        if section.kind() != object::SectionKind::Text || section.size() == 0 {
+            continue;
+        }
+        let index = section.index().0;
+        let new = match renames.iter().find(|(i, _)| *i == index) {
+            Some((_, new)) => *new,
+            None => {
+                let Ok(name) = section.name() else { continue };
+                match renames.iter().map(|(_, new)| *new).find(|new| *new == name) {
+                    Some(new) => new,
+                    None => continue,
+                }
+            }
+        };
+        match groups.iter_mut().find(|(n, _)| *n == new) {
+            Some((_, members)) => members.push(index),
+            None => groups.push((new, vec![index])),
+        }
+    }
+    groups
+}
+
+fn malformed(reason: impl std::fmt::Display) -> ElfError {
+    ElfError::Malformed {
+        reason: reason.to_string(),
+    }
+}
+
+/// The section headers of `out` (the copy being rewritten), mutable.
+fn headers_mut<'a>(
+    out: &'a mut [u8],
+    elf: &ElfFile64<'_, Endianness>,
+) -> Result<&'a mut [SectionHeader64<Endianness>], ElfError> {
+    let header = elf.elf_header();
+    let endian = elf.endian();
+    let shoff = header.e_shoff(endian) as usize;
+    let shnum = header.shnum(endian, elf.data()).map_err(malformed)?;
+    out.get_mut(shoff..)
+        .and_then(|bytes| {
+            object::pod::slice_from_bytes_mut::<SectionHeader64<Endianness>>(bytes, shnum)
+                .ok()
+                .map(|(h, _)| h)
+        })
+        .ok_or_else(|| malformed("section headers past the end of the file"))
+}
+
+/// Appends `blob` to `out`, 8-byte aligned; returns its offset.
+fn append(out: &mut Vec<u8>, blob: &[u8]) -> u64 {
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let at = out.len() as u64;
+    out.extend_from_slice(blob);
+    at
+}
+
+/// Merges the program sections `members` (file order) into the first one:
+/// code concatenated, the others emptied, their relocations and symbols
+/// moved with their offsets shifted. Returns where each member's code went.
+fn merge_sections(
+    out: &mut Vec<u8>,
+    elf: &ElfFile64<'_, Endianness>,
+    name: &'static str,
+    members: &[usize],
+) -> Result<Vec<Moved>, ElfError> {
+    let endian = elf.endian();
+    let mut code = Vec::new();
+    let mut moved = Vec::new();
+    for &index in members {
+        let section = elf
+            .section_by_index(object::SectionIndex(index))
+            .map_err(malformed)?;
+        while !code.len().is_multiple_of(8) {
+            code.push(0);
+        }
+        moved.push(Moved {
+            from: section.name().map_err(malformed)?.to_owned(),
+            to: name,
+            base: code.len() as u64,
+        });
+        code.extend_from_slice(section.data().map_err(malformed)?);
+    }
+    let [target, rest @ ..] = members else {
+        return Ok(moved);
     };
-    let (Some(btf), Some(ext)) = (elf.section_by_name(".BTF"), elf.section_by_name(".BTF.ext"))
+    if rest.is_empty() {
+        return Ok(moved);
+    }
+    let base_of = |index: usize| {
+        members
+            .iter()
+            .position(|m| *m == index)
+            .map(|i| moved[i].base)
+    };
+    let code_at = append(out, &code);
+    {
+        let headers = headers_mut(out, elf)?;
+        headers[*target].sh_offset.set(endian, code_at);
+        headers[*target].sh_size.set(endian, code.len() as u64);
+        for &index in rest {
+            headers[index].sh_type.set(endian, object::elf::SHT_NOBITS);
+            headers[index].sh_size.set(endian, 0);
+        }
+    }
+
+    // Relocations: one table for the merged section, offsets shifted.
+    let original = elf.elf_section_table();
+    let mut tables: Vec<(usize, usize)> = Vec::new(); // (rel section, member)
+    for (i, header) in original.iter().enumerate() {
+        let kind = header.sh_type(endian);
+        let info = header.sh_info(endian) as usize;
+        if (kind == object::elf::SHT_REL || kind == object::elf::SHT_RELA)
+            && members.contains(&info)
+        {
+            tables.push((i, info));
+        }
+    }
+    if let Some(&(first, _)) = tables.first() {
+        let keeper = tables
+            .iter()
+            .find(|(_, member)| member == target)
+            .map_or(first, |(i, _)| *i);
+        let entsize = original
+            .section(object::SectionIndex(keeper))
+            .map_err(malformed)?
+            .sh_entsize(endian) as usize;
+        if entsize < 16 {
+            return Err(malformed("relocation entries smaller than 16 bytes"));
+        }
+        let mut rels = Vec::new();
+        for &member in members {
+            for &(table, _) in tables.iter().filter(|(_, m)| *m == member) {
+                let header = original
+                    .section(object::SectionIndex(table))
+                    .map_err(malformed)?;
+                let data = header.data(endian, elf.data()).map_err(malformed)?;
+                let base = base_of(member).unwrap_or(0);
+                for entry in data.chunks_exact(entsize) {
+                    let mut entry = entry.to_vec();
+                    let offset = super::map_defs::u64_at(&entry, 0, endian)
+                        .ok_or_else(|| malformed("truncated relocation"))?;
+                    entry[..8].copy_from_slice(&endian.write_u64(offset + base));
+                    rels.extend_from_slice(&entry);
+                }
+            }
+        }
+        let rels_at = append(out, &rels);
+        let headers = headers_mut(out, elf)?;
+        for &(table, _) in &tables {
+            if table == keeper {
+                headers[table].sh_offset.set(endian, rels_at);
+                headers[table].sh_size.set(endian, rels.len() as u64);
+                headers[table].sh_info.set(endian, *target as u32);
+            } else {
+                headers[table].sh_size.set(endian, 0);
+            }
+        }
+    }
+
+    // Symbols of the moved code: in the merged section now, further on.
+    let symtab = original
+        .iter()
+        .position(|h| h.sh_type(endian) == object::elf::SHT_SYMTAB)
+        .ok_or_else(|| malformed("no symbol table"))?;
+    let header = original
+        .section(object::SectionIndex(symtab))
+        .map_err(malformed)?;
+    let (start, size) = header
+        .file_range(endian)
+        .ok_or_else(|| malformed("symbol table has no data"))?;
+    let symbols = out
+        .get_mut(start as usize..(start + size) as usize)
+        .ok_or_else(|| malformed("symbol table past the end of the file"))?;
+    // Elf64_Sym: u32 st_name; u8 st_info, st_other; u16 st_shndx; u64 st_value, st_size.
+    for symbol in symbols.chunks_exact_mut(24) {
+        let shndx = usize::from(endian.read_u16([symbol[6], symbol[7]]));
+        if rest.contains(&shndx) {
+            let base = base_of(shndx).unwrap_or(0);
+            let value = super::map_defs::u64_at(symbol, 8, endian)
+                .ok_or_else(|| malformed("truncated symbol"))?;
+            symbol[6..8].copy_from_slice(&endian.write_u16(*target as u16));
+            symbol[8..16].copy_from_slice(&endian.write_u64(value + base));
+        }
+    }
+    Ok(moved)
+}
+
+/// Puts the BTF.ext func_info, line_info and CO-RE records of the moved
+/// sections under the name aya sees, their instruction offsets shifted by
+/// where the code went, sorted (the kernel wants func_info in order). The
+/// name is added to the BTF strings when the object has no such string.
+/// Objects without BTF.ext are left alone.
+fn regroup_btf_ext(
+    out: &mut Vec<u8>,
+    elf: &ElfFile64<'_, Endianness>,
+    moved: &[Moved],
+) -> Result<(), ElfError> {
+    let bad = |reason: &str| malformed(format!(".BTF.ext: {reason}"));
+    let (Some(btf_section), Some(ext_section)) =
+        (elf.section_by_name(".BTF"), elf.section_by_name(".BTF.ext"))
     else {
         return Ok(());
     };
     let endian = elf.endian();
-    let u32_at =
-        |data: &[u8], at: usize| super::map_defs::u32_at(data, at, endian).map(|v| v as usize);
-    // The BTF strings, to read each record group's section name.
-    let btf = btf.data().map_err(|_| malformed("no .BTF data"))?;
+    let u32_at = |data: &[u8], at: usize| super::map_defs::u32_at(data, at, endian);
+    let usize_at = |data: &[u8], at: usize| u32_at(data, at).map(|v| v as usize);
+
+    // The BTF as rewritten so far (values hidden), and its strings.
+    let (btf_start, btf_size) = btf_section
+        .file_range()
+        .ok_or_else(|| bad("no .BTF data"))?;
+    let mut btf = out
+        .get(btf_start as usize..(btf_start + btf_size) as usize)
+        .ok_or_else(|| bad(".BTF past the end of the file"))?
+        .to_vec();
     let (Some(hdr_len), Some(str_off), Some(str_len)) =
-        (u32_at(btf, 4), u32_at(btf, 16), u32_at(btf, 20))
+        (usize_at(&btf, 4), usize_at(&btf, 16), usize_at(&btf, 20))
     else {
-        return Err(malformed("truncated .BTF header"));
+        return Err(bad("truncated .BTF header"));
     };
+    let strings_end = hdr_len + str_off + str_len;
     let strings = btf
-        .get(hdr_len + str_off..hdr_len + str_off + str_len)
-        .ok_or_else(|| malformed(".BTF strings past their end"))?;
+        .get(hdr_len + str_off..strings_end)
+        .ok_or_else(|| bad(".BTF strings past their end"))?
+        .to_vec();
     let name_at = |off: usize| {
         let rest = strings.get(off..)?;
         let end = rest.iter().position(|b| *b == 0)?;
         std::str::from_utf8(&rest[..end]).ok()
     };
-    let (start, size) = ext.file_range().ok_or_else(|| malformed("no data"))?;
-    let ext = out
-        .get_mut(start as usize..(start + size) as usize)
-        .ok_or_else(|| malformed("past the end of the file"))?;
-    // struct btf_ext_header { u16 magic; u8 version, flags; u32 hdr_len,
-    //   func_info_off, func_info_len, line_info_off, line_info_len; ... }
-    let (Some(hdr_len), Some(fi_off), Some(fi_len), Some(li_off), Some(li_len)) = (
-        u32_at(ext, 4),
-        u32_at(ext, 8),
-        u32_at(ext, 12),
-        u32_at(ext, 16),
-        u32_at(ext, 20),
-    ) else {
-        return Err(malformed("truncated header"));
-    };
-    for (off, len) in [(fi_off, fi_len), (li_off, li_len)] {
-        if len == 0 {
+    // The offset of each new name in the BTF strings (added where missing).
+    let mut added = Vec::new();
+    let mut name_offsets: Vec<(&str, u32)> = Vec::new();
+    for to in moved.iter().map(|m| m.to) {
+        if name_offsets.iter().any(|(n, _)| *n == to) {
             continue;
         }
-        let base = hdr_len + off;
-        // u32 rec_size, then groups { u32 sec_name_off, num_info; records }.
-        let rec_size = u32_at(ext, base).ok_or_else(|| malformed("truncated records"))?;
-        let mut at = base + 4;
-        while at + 8 <= base + len {
-            let (Some(name_off), Some(count)) = (u32_at(ext, at), u32_at(ext, at + 4)) else {
-                return Err(malformed("truncated record group"));
-            };
-            if name_at(name_off).is_some_and(|n| renamed.contains(&n)) {
-                let zero = match endian {
-                    Endianness::Little => 0u32.to_le_bytes(),
-                    Endianness::Big => 0u32.to_be_bytes(),
-                };
-                ext.get_mut(at..at + 4)
-                    .ok_or_else(|| malformed("record group past its end"))?
-                    .copy_from_slice(&zero);
+        let mut at = 0;
+        let mut found = None;
+        while let Some(end) = strings[at..].iter().position(|b| *b == 0).map(|p| at + p) {
+            if &strings[at..end] == to.as_bytes() {
+                found = Some(at as u32);
+                break;
             }
-            at += 8 + count
-                .checked_mul(rec_size)
-                .ok_or_else(|| malformed("record count overflows"))?;
+            at = end + 1;
         }
+        let offset = found.unwrap_or_else(|| {
+            let offset = (str_len + added.len()) as u32;
+            added.extend_from_slice(to.as_bytes());
+            added.push(0);
+            offset
+        });
+        name_offsets.push((to, offset));
+    }
+
+    let ext = ext_section.data().map_err(|_| bad("no data"))?;
+    // struct btf_ext_header { u16 magic; u8 version, flags; u32 hdr_len,
+    //   func_info_off, func_info_len, line_info_off, line_info_len
+    //   [, core_relo_off, core_relo_len]; }
+    let ext_hdr_len = usize_at(ext, 4)
+        .filter(|len| *len >= 24)
+        .ok_or_else(|| bad("truncated header"))?;
+    let subsections = if ext_hdr_len >= 32 { 3 } else { 2 };
+    let mut header = ext
+        .get(..ext_hdr_len)
+        .ok_or_else(|| bad("truncated header"))?
+        .to_vec();
+    let mut body = Vec::new();
+    for k in 0..subsections {
+        let (Some(off), Some(len)) = (usize_at(ext, 8 + 8 * k), usize_at(ext, 12 + 8 * k)) else {
+            return Err(bad("truncated header"));
+        };
+        while !body.len().is_multiple_of(4) {
+            body.push(0);
+        }
+        let new_off = body.len() as u32;
+        if len > 0 {
+            let base = ext_hdr_len + off;
+            let part = ext
+                .get(base..base + len)
+                .ok_or_else(|| bad("records past the end"))?;
+            body.extend_from_slice(&regroup(part, &name_at, moved, &name_offsets, endian)?);
+        }
+        let new_len = body.len() as u32 - new_off;
+        header[8 + 8 * k..12 + 8 * k].copy_from_slice(&endian.write_u32(new_off));
+        header[12 + 8 * k..16 + 8 * k].copy_from_slice(&endian.write_u32(new_len));
+    }
+    let mut new_ext = header;
+    new_ext.extend_from_slice(&body);
+    let ext_at = append(out, &new_ext);
+    let ext_index = ext_section.index().0;
+    let btf_index = btf_section.index().0;
+    if !added.is_empty() {
+        let tail = btf.split_off(strings_end);
+        btf.extend_from_slice(&added);
+        btf.extend_from_slice(&tail);
+        let str_len = (str_len + added.len()) as u32;
+        btf[20..24].copy_from_slice(&endian.write_u32(str_len));
+    }
+    let btf_at = (!added.is_empty()).then(|| append(out, &btf));
+    let headers = headers_mut(out, elf)?;
+    headers[ext_index].sh_offset.set(endian, ext_at);
+    headers[ext_index].sh_size.set(endian, new_ext.len() as u64);
+    if let Some(at) = btf_at {
+        headers[btf_index].sh_offset.set(endian, at);
+        headers[btf_index].sh_size.set(endian, btf.len() as u64);
     }
     Ok(())
+}
+
+/// One BTF.ext subsection (`u32 rec_size`, then groups `{ u32 sec_name_off,
+/// num_info; records }`, each record starting with its byte offset) with the
+/// moved sections' groups merged under their new names.
+fn regroup<'s>(
+    part: &[u8],
+    name_at: &dyn Fn(usize) -> Option<&'s str>,
+    moved: &[Moved],
+    name_offsets: &[(&str, u32)],
+    endian: Endianness,
+) -> Result<Vec<u8>, ElfError> {
+    let bad = |reason: &str| malformed(format!(".BTF.ext: {reason}"));
+    let u32_at = |at: usize| super::map_defs::u32_at(part, at, endian);
+    let rec_size = u32_at(0).ok_or_else(|| bad("truncated records"))? as usize;
+    if rec_size < 4 {
+        return Err(bad("records smaller than their offset"));
+    }
+    let mut kept = part[..4].to_vec();
+    // New name -> records, offsets shifted.
+    let mut merged: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
+    let mut at = 4;
+    while at + 8 <= part.len() {
+        let (Some(name_off), Some(count)) = (u32_at(at), u32_at(at + 4)) else {
+            return Err(bad("truncated record group"));
+        };
+        let records_len = (count as usize)
+            .checked_mul(rec_size)
+            .ok_or_else(|| bad("record count overflows"))?;
+        let records = part
+            .get(at + 8..at + 8 + records_len)
+            .ok_or_else(|| bad("record group past its end"))?;
+        let from = name_at(name_off as usize);
+        match moved.iter().find(|m| Some(m.from.as_str()) == from) {
+            Some(m) => {
+                let offset = name_offsets
+                    .iter()
+                    .find(|(n, _)| *n == m.to)
+                    .map(|(_, o)| *o)
+                    .ok_or_else(|| bad("no string for a merged section"))?;
+                let slot = match merged.iter().position(|(o, _)| *o == offset) {
+                    Some(i) => i,
+                    None => {
+                        merged.push((offset, Vec::new()));
+                        merged.len() - 1
+                    }
+                };
+                for record in records.chunks_exact(rec_size) {
+                    let mut record = record.to_vec();
+                    let insn_off = super::map_defs::u32_at(&record, 0, endian)
+                        .ok_or_else(|| bad("truncated record"))?;
+                    let shifted = u64::from(insn_off) + m.base;
+                    let shifted = u32::try_from(shifted).map_err(|_| bad("offset overflows"))?;
+                    record[..4].copy_from_slice(&endian.write_u32(shifted));
+                    merged[slot].1.push(record);
+                }
+            }
+            None => kept.extend_from_slice(&part[at..at + 8 + records_len]),
+        }
+        at += 8 + records_len;
+    }
+    for (name_off, mut records) in merged {
+        records.sort_by_key(|r| super::map_defs::u32_at(r, 0, endian));
+        kept.extend_from_slice(&endian.write_u32(name_off));
+        kept.extend_from_slice(&endian.write_u32(records.len() as u32));
+        for record in records {
+            kept.extend_from_slice(&record);
+        }
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ pub(super) fn u32_at(data: &[u8], offset: usize, endian: Endianness) -> Option<u
     Some(endian.read_u32(bytes))
 }
 
-fn u64_at(data: &[u8], offset: usize, endian: Endianness) -> Option<u64> {
+pub(super) fn u64_at(data: &[u8], offset: usize, endian: Endianness) -> Option<u64> {
     let bytes: [u8; 8] = data.get(offset..offset + 8)?.try_into().ok()?;
     Some(endian.read_u64(bytes))
 }

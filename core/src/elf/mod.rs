@@ -268,6 +268,18 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
             .unwrap_or_else(|| format!("section #{index}"))
     };
     let relocated_symbol = relocated_symbols(&elf);
+    // Where each function is in the file as given: aya saw the rewritten
+    // one, where sections that share a name are merged into one.
+    let original_place: HashMap<String, (usize, u64)> = elf
+        .symbols()
+        .filter(|s| s.kind() == object::SymbolKind::Text)
+        .filter_map(|s| {
+            Some((
+                s.name().ok()?.to_owned(),
+                (s.section_index()?.0, s.address()),
+            ))
+        })
+        .collect();
 
     let mut programs: Vec<(usize, u64, ProgramSummary)> = obj
         .programs
@@ -282,21 +294,25 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
                 _ => (false, false, false),
             };
             let function = obj.functions.get(&prog.function_key());
+            let (section, address) = original_place
+                .get(name)
+                .copied()
+                .unwrap_or((prog.section_index, prog.address));
             let tail_calls = function.map_or_else(Vec::new, |f| {
                 tail_calls::scan(&f.instructions, |i| {
-                    relocated_symbol(f.section_index.0, (f.section_offset + 8 * i) as u64)
+                    relocated_symbol(section, address + 8 * i as u64)
                 })
             });
             let summary = ProgramSummary {
                 name: name.clone(),
-                section: section_name(prog.section_index),
+                section: section_name(section),
                 xdp,
                 frags,
                 instructions: function.map_or(0, |f| f.instructions.len()),
                 tail_calls,
                 map_program,
             };
-            (prog.section_index, prog.address, summary)
+            (section, address, summary)
         })
         .collect();
     programs.sort_by_key(|(section, address, _)| (*section, *address));
