@@ -92,8 +92,9 @@ files=$(in_root dpkg -L xdp-skeleton-rs)
 in_root env DEBIAN_FRONTEND=noninteractive dpkg --purge xdp-skeleton-rs >/dev/null
 in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --auto-remove man-db >/dev/null 2>&1
 while IFS= read -r f; do
-    # Directories other packages share stay; every file of ours must go.
-    [ -d "$ROOT$f" ] && [ ! -L "$ROOT$f" ] && continue
+    # Directories other packages share stay (/lib is a link to usr/lib on
+    # Debian 12); every file of ours must go.
+    [ -d "$ROOT$f" ] && continue
     [ ! -e "$ROOT$f" ] || fail "dpkg --purge left $f"
 done <<<"$files"
 for dir in /usr/lib/xdp-skeleton-rs /usr/share/doc/xdp-skeleton-rs /usr/share/xdp-skeleton-rs; do

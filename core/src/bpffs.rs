@@ -252,6 +252,30 @@ pub fn ensure_bpffs(dir: &Path) -> Result<bool, BpffsError> {
     Ok(true)
 }
 
+/// A bpffs for pins that must die with the process (`bench`: the maps of an
+/// object loaded only to be measured), mounted at `dir` inside the private
+/// mount namespace [`isolate_mounts`] entered; refused outside it, where the
+/// mount would outlive the process.
+pub fn scratch_bpffs(dir: &Path) -> Result<(), BpffsError> {
+    if !PRIVATE_NAMESPACE.load(Ordering::Relaxed) {
+        return Err(BpffsError::Namespace {
+            call: "a scratch bpffs outside a private mount namespace",
+            source: nix::Error::EPERM,
+        });
+    }
+    mount(
+        Some("bpf"),
+        dir,
+        Some("bpf"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(|source| BpffsError::Mount {
+        path: dir.to_owned(),
+        source,
+    })
+}
+
 /// Moves the calling *process* into a private mount namespace (mounts made
 /// there do not propagate back), and, when `hide_kernel_btf`, hides
 /// /sys/kernel/btf/vmlinux from aya in it: `EbpfLoader::new()` always parses

@@ -14,6 +14,7 @@
 //! | [`state`]       | the on-disk lifecycle state: pin-dir layout, per-interface records, releasing them |
 //! | [`transaction`] | a load's pins staged, committed all at once, or rolled back         |
 //! | [`config`]        | the declared state `apply` makes true: the TOML file of attachments |
+//! | [`bench`]         | the per-packet cost of a program: BPF_PROG_TEST_RUN batches against an XDP_PASS floor, HDR percentiles |
 //! | [`bpffs`]       | bpffs/tracefs mounts, and the private mount namespace a binary may enter |
 //! | [`netdev`]      | rtnetlink device facts (kind, MTU, XDP mode, veth peer), netns lookup/entry, tx checksum, sysctls |
 //! | [`peer`]        | the veth peer fix: pass program on the peer, tx checksum off, restore on unload |
@@ -24,6 +25,7 @@
 //! | [`ops`]         | the verbs, over the modules above: load, unload, apply, inspect, status, doctor |
 
 pub mod attach;
+pub mod bench;
 pub mod bpffs;
 pub mod config;
 pub mod devmap;

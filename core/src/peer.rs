@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// kern/xdp_pass.elf, built by build.rs.
-const PASS_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_pass.elf"));
+pub const PASS_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_pass.elf"));
 const PASS_PROGRAM: &str = "xdp_pass";
 
 #[derive(Debug, thiserror::Error)]

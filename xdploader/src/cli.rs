@@ -7,10 +7,15 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use xdp_core::{
     attach::Mode,
+    bench::{Effort, FrameKind},
     jump_table::{ChainOptions, TailArg},
     load::MaxEntries,
     ops::{
-        doctor::DoctorOptions, inspect::InspectOptions, load::LoadOptions, status::StatusOptions,
+        bench::{BenchOptions, Frames},
+        doctor::DoctorOptions,
+        inspect::InspectOptions,
+        load::LoadOptions,
+        status::StatusOptions,
         unload::UnloadOptions,
     },
     state::PinMode,
@@ -87,6 +92,12 @@ pub enum Command {
         after_help = "Examples:\n  xdploader status\n  xdploader status -i veth1 --json\n  xdploader status --all-netns          every namespace ip netns or a process names\n  xdploader status -i veth1 --dot | dot -Tsvg > running.svg"
     )]
     Status(StatusArgs),
+    /// Measure the program's cost per packet: BPF_PROG_TEST_RUN on built-in frames (or a
+    /// pcap), against an empty XDP_PASS program in the same batches; no interface touched
+    #[command(
+        after_help = "Examples:\n  xdploader bench -file kern/xdp.elf\n  xdploader bench -file kern/echo.elf --frames ipv4-icmp --sizes 64,1500 --json\n  xdploader bench -file prog.o --pcap capture.pcap --batches 500"
+    )]
+    Bench(BenchArgs),
     /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
     /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
     #[command(
@@ -264,6 +275,91 @@ pub struct InspectArgs {
     /// Print the tail-call chain as a Graphviz digraph (dot -Tsvg draws it)
     #[arg(long, conflicts_with = "json")]
     pub dot: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The XDP ELF object
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Size of a map the object leaves to user space, as a load would take it
+    #[arg(long, value_name = "MAP=N")]
+    pub max_entries: Vec<MaxEntries>,
+    /// Built-in frame kinds to run
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "ipv4-icmp,ipv4-tcp,ipv4-udp,ipv6-udp,vlan-udp,arp"
+    )]
+    pub frames: Vec<FrameArg>,
+    /// Frame sizes in bytes (past 3520 only xdp.frags programs run)
+    #[arg(long, value_delimiter = ',', default_value = "64,512,1500,9000")]
+    pub sizes: Vec<usize>,
+    /// Run the first frames of this pcap file instead of the built-in ones
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Batches per frame: one histogram sample each
+    #[arg(long, default_value = "200", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batches: u32,
+    /// Runs per batch: the kernel times their mean
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--frames`, as clap lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FrameArg {
+    Ipv4Icmp,
+    Ipv4Tcp,
+    Ipv4Udp,
+    Ipv6Udp,
+    VlanUdp,
+    Arp,
+}
+
+impl From<FrameArg> for FrameKind {
+    fn from(kind: FrameArg) -> Self {
+        match kind {
+            FrameArg::Ipv4Icmp => Self::Ipv4Icmp,
+            FrameArg::Ipv4Tcp => Self::Ipv4Tcp,
+            FrameArg::Ipv4Udp => Self::Ipv4Udp,
+            FrameArg::Ipv6Udp => Self::Ipv6Udp,
+            FrameArg::VlanUdp => Self::VlanUdp,
+            FrameArg::Arp => Self::Arp,
+        }
+    }
+}
+
+impl BenchArgs {
+    pub fn options(&self, file: PathBuf, scratch: PathBuf) -> BenchOptions {
+        let frames = match &self.pcap {
+            Some(path) => Frames::Pcap {
+                path: path.clone(),
+                limit: 64,
+            },
+            None => Frames::BuiltIn {
+                kinds: self.frames.iter().map(|k| (*k).into()).collect(),
+                sizes: self.sizes.clone(),
+            },
+        };
+        BenchOptions {
+            file,
+            chain: self.chain.options(),
+            max_entries: self.max_entries.clone(),
+            frames,
+            effort: Effort {
+                batches: self.batches,
+                repeat: self.repeat,
+            },
+            scratch,
+        }
+    }
 }
 
 /// `--mode`, as clap lists it in the help.

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Some(Command::Load(a)) => a.target.json,
         Some(Command::Unload(a)) => a.target.json,
         Some(Command::Apply(a)) => a.json,
+        Some(Command::Bench(a)) => a.json,
         Some(Command::Inspect(a)) => a.json,
         Some(Command::Doctor(a)) => a.target.json,
         Some(Command::Status(a)) => a.target.json,
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Unload(args)) => cmd::unload::run(&args.target, args.all),
         Some(Command::Apply(args)) => cmd::apply::run(args),
+        Some(Command::Bench(args)) => cmd::bench::run(args),
         Some(Command::Load(args)) => cmd::load::run(args),
         Some(Command::Inspect(args)) => cmd::inspect::run(args),
         Some(Command::Doctor(args)) => cmd::doctor::run(args),

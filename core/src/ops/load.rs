@@ -100,7 +100,8 @@ pub struct Prepared {
     pub file: PathBuf,
     /// What the pins will say this load came from.
     pub record: crate::state::LoadRecord,
-    data: Vec<u8>,
+    /// The bytes aya loads (the object, rewritten where aya needs it).
+    pub(super) data: Vec<u8>,
     pub summary: ObjectSummary,
     pub entry: String,
     pub jump_tables: JumpTables,

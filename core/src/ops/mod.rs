@@ -4,6 +4,7 @@
 //! ([`crate::error_chain`]).
 
 pub mod apply;
+pub mod bench;
 pub mod doctor;
 pub mod inspect;
 pub mod load;
@@ -38,6 +39,8 @@ pub enum Error {
     Interrupted(&'static str),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Bench(#[from] crate::bench::BenchError),
     #[error(transparent)]
     Iface(#[from] crate::iface::IfaceError),
     #[error(transparent)]

@@ -3,6 +3,7 @@
 //! and it decides the exit status.
 
 pub mod apply;
+pub mod bench;
 pub mod doctor;
 pub mod inspect;
 pub mod load;

@@ -1,0 +1,167 @@
+//! `xdploader bench`: a tiny run of each benchmark (a few batches, no
+//! timing asserted): the verdicts say the right path was timed, the numbers
+//! are there, and nothing outlives the process.
+
+// In tests a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use testkit::{bin, kern_object, run};
+
+fn bench(file: &str, extra: &[&str]) -> Value {
+    let file = kern_object(file).display().to_string();
+    let mut args = vec![
+        "bench",
+        "-file",
+        file.as_str(),
+        "--batches",
+        "3",
+        "--repeat",
+        "10",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    run(None, bin("xdploader"), &args).json()
+}
+
+/// (frame, bytes) -> verdict.
+fn verdicts(report: &Value) -> Vec<(String, u64, String)> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["frame"].as_str().unwrap().to_owned(),
+                r["bytes"].as_u64().unwrap(),
+                r["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn loaded_program_ids() -> Vec<u64> {
+    let out = run(None, "bpftool", &["-j", "prog", "show"]);
+    let v: Value = serde_json::from_str(out.success()).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "xdp")
+        .map(|p| p["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn the_skeleton_passes_every_frame_kind_and_size_against_the_floor() {
+    if !testkit::kernel() {
+        return;
+    }
+    let report = bench("xdp.elf", &[]);
+    assert_eq!(report["entry"], "xdp_skeleton");
+    let seen = verdicts(&report);
+    // Six kinds, four sizes (9000 through the frags path: the skeleton is xdp.frags).
+    assert_eq!(seen.len(), 24, "{report:#}");
+    for (frame, bytes, verdict) in &seen {
+        assert_eq!(verdict, "XDP_PASS", "{frame} {bytes}");
+    }
+    assert!(seen.iter().any(|(f, b, _)| f == "vlan-udp" && *b == 9000));
+    for r in report["results"].as_array().unwrap() {
+        let p50 = r["program_ns"]["p50"].as_f64().unwrap();
+        assert!(
+            p50 > 0.0 && r["floor_ns"]["p50"].as_f64().unwrap() > 0.0,
+            "{r}"
+        );
+        assert!(r["program_ns"]["max"].as_f64().unwrap() >= p50, "{r}");
+        assert!(r["mpps"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn echo_is_timed_on_its_reply_path_and_a_plain_xdp_program_skips_jumbo_frames() {
+    if !testkit::kernel() {
+        return;
+    }
+    let before = loaded_program_ids();
+    let report = bench(
+        "echo.elf",
+        &["--frames", "ipv4-icmp,arp", "--sizes", "64,1500"],
+    );
+    let seen = verdicts(&report);
+    assert!(
+        seen.contains(&("ipv4-icmp".to_owned(), 64, "XDP_TX".to_owned())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("arp".to_owned(), 64, "XDP_PASS".to_owned())),
+        "{seen:?}"
+    );
+    // A plain `xdp` program cannot take frames past a page: said, not run.
+    let plain = bench(
+        "tests/pass_nofrags.elf",
+        &["--frames", "ipv4-udp", "--sizes", "64,9000"],
+    );
+    assert_eq!(verdicts(&plain).len(), 1, "{plain:#}");
+    let skipped = plain["skipped"][0].as_str().unwrap();
+    assert!(skipped.contains("need xdp.frags"), "{skipped}");
+    // Nothing of a benchmark outlives it: no program, no pin.
+    let after = loaded_program_ids();
+    let leaked: Vec<_> = after.iter().filter(|id| !before.contains(id)).collect();
+    // Other tests load programs meanwhile: ours would be named so.
+    for id in leaked {
+        let show = run(
+            None,
+            "bpftool",
+            &["-j", "prog", "show", "id", &id.to_string()],
+        );
+        let name = serde_json::from_str::<Value>(&show.stdout).map(|v| v["name"].clone());
+        assert!(
+            !matches!(
+                name.as_ref().ok().and_then(Value::as_str),
+                Some("xdp_echo" | "xdp_pass_nofrags")
+            ),
+            "bench left program {id} loaded"
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_pcap_file_is_run_frame_by_frame() {
+    if !testkit::kernel() {
+        return;
+    }
+    // A pcap of two frames, written here: classic header + two records.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.pcap");
+    let mut pcap = Vec::new();
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        pcap.extend_from_slice(&word.to_le_bytes());
+    }
+    let arp = {
+        // Ethernet broadcast ARP request, 42 bytes.
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[0x52, 0x54, 0, 0, 0, 1, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+        f.extend_from_slice(&[
+            0x52, 0x54, 0, 0, 0, 1, 10, 2, 2, 2, 0, 0, 0, 0, 0, 0, 10, 2, 2, 1,
+        ]);
+        f
+    };
+    for _ in 0..2 {
+        for word in [0u32, 0, arp.len() as u32, arp.len() as u32] {
+            pcap.extend_from_slice(&word.to_le_bytes());
+        }
+        pcap.extend_from_slice(&arp);
+    }
+    std::fs::write(&path, pcap).unwrap();
+    let report = bench("xdp.elf", &["--pcap", path.to_str().unwrap()]);
+    let seen = verdicts(&report);
+    assert_eq!(
+        seen,
+        [
+            ("pcap#1".to_owned(), 42, "XDP_PASS".to_owned()),
+            ("pcap#2".to_owned(), 42, "XDP_PASS".to_owned())
+        ]
+    );
+}
