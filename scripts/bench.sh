@@ -2,11 +2,22 @@
 # Loader benchmark: the whole job (load kern/xdp.elf, fill jump table and
 # devmap, pin, attach) by xdploader and by bpftool, run alternately on the same
 # veth so both see the same machine state, plus the kernel's attach alone as
-# the floor. Writes medians, ratios and peak RSS to bench/results.md.
+# the floor; then the programs' own cost per packet (xdploader bench).
+# Writes medians, ratios, peak RSS and the per-packet table to bench/results.md.
 # Usage: sudo scripts/bench.sh [RUNS]   (default 40)
+#        sudo scripts/bench.sh --smoke  every benchmark, tiny, results thrown
+#                                       away (the test command runs it so none rots)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+RESULTS=bench/results.md
+BATCHES=${BATCHES:-400}
+REPEAT=${REPEAT:-2000}
+if [ "${1:-}" = --smoke ]; then
+    RUNS=2 WATCH_SECS=1 BATCHES=3 REPEAT=10
+    RESULTS=$(mktemp /tmp/xdpbench-results-XXXXXX.md)
+    shift
+fi
 RUNS=${RUNS:-${1:-40}}
 
 
@@ -18,23 +29,30 @@ FLOOR_ELF=$PWD/kern/tests/pass_nofrags.elf
 
 # shellcheck disable=SC2317  # the job functions are called indirectly, as "${tool}_job"
 measure() { # runs inside the namespace: prints "<tool> <microseconds>" lines and RSS
+    # kern/'s maps ask to be pinned by name, which libbpf (bpftool) does in
+    # /sys/fs/bpf: a bpffs there, private to `ip netns exec`'s fresh /sys.
+    mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
     le32() { printf '%d %d %d %d' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
     # --no-peer-fix: bpftool does not touch the veth peer either, so the jobs match.
     xdploader_job() { "$XDPLOADER" -file "$ELF" -i "$IF" --pin-dir "$PINS" --no-peer-fix >/dev/null; }
     xdploader_undo() { "$XDPLOADER" unload -i "$IF" --pin-dir "$PINS" >/dev/null; }
-    # bpftool's way to the same end state: load and pin everything, fill the
-    # slots and the devmap, attach (netlink: bpftool cannot pin an XDP link).
+    # bpftool's way to the same end state: load and pin everything (the maps
+    # pin themselves by name, as they ask, in /sys/fs/bpf), fill the slots and
+    # the devmap, attach (netlink: bpftool cannot pin an XDP link).
+    MAPS=/sys/fs/bpf
     bpftool_job() {
-        bpftool prog loadall "$ELF" "$PINS/progs" type xdp pinmaps "$PINS/maps"
-        bpftool map update pinned "$PINS/maps/jmp_map" key 1 0 0 0 value pinned "$PINS/progs/xdp_skeleton_1"
-        bpftool map update pinned "$PINS/maps/jmp_map" key 2 0 0 0 value pinned "$PINS/progs/xdp_skeleton_2"
+        bpftool prog loadall "$ELF" "$PINS/progs" type xdp
+        bpftool map update pinned "$MAPS/jmp_map" key 1 0 0 0 value pinned "$PINS/progs/xdp_skeleton_1"
+        bpftool map update pinned "$MAPS/jmp_map" key 2 0 0 0 value pinned "$PINS/progs/xdp_skeleton_2"
         # shellcheck disable=SC2046
-        bpftool map update pinned "$PINS/maps/if_redirect" key $(le32 "$IFINDEX") value $(le32 "$IFINDEX")
+        bpftool map update pinned "$MAPS/if_redirect" key $(le32 "$IFINDEX") value $(le32 "$IFINDEX")
         bpftool net attach xdpdrv pinned "$PINS/progs/xdp_skeleton" dev "$IF"
     }
-    bpftool_undo() { bpftool net detach xdpdrv dev "$IF"; rm -rf "${PINS:?}/progs" "${PINS:?}/maps"; }
+    unpin_maps() { rm -f "$MAPS"/{jmp_map,if_redirect,scratch_map,stats_map}; }
+    bpftool_undo() { bpftool net detach xdpdrv dev "$IF"; rm -rf "${PINS:?}/progs"; unpin_maps; }
     # The floor: the kernel's attach of an already loaded program, nothing else.
     bpftool prog load "$FLOOR_ELF" "$PINS/floor" type xdp
+    unpin_maps  # the floor's own stats_map: pinned by name, not needed
     floor_job() { bpftool net attach xdpdrv pinned "$PINS/floor" dev "$IF"; }
     floor_undo() { bpftool net detach xdpdrv dev "$IF"; }
     now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
@@ -50,8 +68,8 @@ measure() { # runs inside the namespace: prints "<tool> <microseconds>" lines an
     done
     echo "rss_xdploader $(/usr/bin/time -f %M "$XDPLOADER" -file "$ELF" -i "$IF" --pin-dir "$PINS" --no-peer-fix 2>&1 >/dev/null | tail -1)"
     xdploader_undo
-    echo "rss_bpftool $(/usr/bin/time -f %M bpftool prog loadall "$ELF" "$PINS/progs" type xdp pinmaps "$PINS/maps" 2>&1 | tail -1)"
-    rm -rf "${PINS:?}/progs" "${PINS:?}/maps"
+    echo "rss_bpftool $(/usr/bin/time -f %M bpftool prog loadall "$ELF" "$PINS/progs" type xdp 2>&1 | tail -1)"
+    rm -rf "${PINS:?}/progs"; unpin_maps
     # statswatch's cost while watching at 1 s: CPU time (getrusage, start-up
     # included) over wall time, as a percentage of one core. Python's fork is
     # charged to the child, so /bin/true measured the same way is subtracted.
@@ -114,8 +132,31 @@ btf_parsed=$("$btf_cost")
 # shellcheck disable=SC2016 # $0 is expanded by the inner sh
 btf_hidden=$(unshare -m sh -c 'mount --bind /dev/null /sys/kernel/btf/vmlinux && "$0"' "$btf_cost")
 
-mkdir -p bench
-cat > bench/results.md <<MD
+# The programs' own cost per packet: BPF_PROG_TEST_RUN against an empty
+# XDP_PASS program in the same batches (xdploader bench --json).
+perpacket() { # OBJECT BENCH-ARGS...: markdown rows
+    local object=$1; shift
+    target/release/xdploader bench -file "$object" --batches "$BATCHES" --repeat "$REPEAT" --json "$@" |
+        python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+for x in r["results"]:
+    note = " (1 run per batch: it rewrites the frame)" if x.get("note") else ""
+    prog, floor = x["program_ns"], x["floor_ns"]
+    cells = [sys.argv[1], x["frame"], x["bytes"], x["verdict"] + note,
+             "%.0f" % prog["p50"], "%.0f" % prog["p99"], "%.0f" % floor["p50"],
+             "**%.0f**" % x["own_ns"], "%.1f" % x["mpps"]]
+    print("| " + " | ".join(str(c) for c in cells) + " |")
+' "$(basename "$object")"
+}
+perpacket_rows=$(
+    perpacket kern/xdp.elf --sizes 64,1500,9000
+    perpacket kern/echo.elf --frames ipv4-icmp,ipv6-udp --sizes 64,1500
+    perpacket kern/redirect.elf --frames ipv4-udp --sizes 64,1500
+)
+
+mkdir -p "$(dirname "$RESULTS")"
+cat > "$RESULTS" <<MD
 # Loader benchmark
 
 \`sudo scripts/bench.sh $RUNS\` on $(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs.
@@ -142,5 +183,21 @@ Python's fork subtracted; target ≤ 0.2%).
 \`EbpfLoader::new()\` parses /sys/kernel/btf/vmlinux every time (\`core/examples/kernel_btf_cost.rs\`):
 $btf_parsed as is; $btf_hidden with /dev/null over that file, as the binaries
 arrange for objects without CO-RE (\`xdp_core::bpffs::isolate_mounts\`).
+
+## The programs' own cost per packet
+
+\`xdploader bench --batches $BATCHES --repeat $REPEAT\`: BPF_PROG_TEST_RUN of the entry (jump
+tables filled), batch by batch alternating with an empty XDP_PASS program (the floor).
+ns per packet from HdrHistograms of the batches; own = p50 − floor p50.
+
+| object | frame | bytes | verdict | p50 | p99 | floor p50 | own | Mpps at p50 |
+|---|---|---|---|---|---|---|---|---|
+$perpacket_rows
 MD
-cat bench/results.md
+cat "$RESULTS"
+if [ "$RESULTS" != bench/results.md ]; then
+    grep -q '^| xdp.elf | ipv4-icmp | 64 | XDP_PASS |' "$RESULTS" ||
+        { echo "bench.sh: the smoke run produced no per-packet rows" >&2; exit 1; }
+    rm -f "$RESULTS"
+    echo "bench.sh: smoke run ok (results discarded)"
+fi

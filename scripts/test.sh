@@ -21,6 +21,8 @@ bash scripts/check-vagrant.sh
 # The end-to-end tests run the binaries as a user would: build them first.
 cargo build --workspace --bins -q
 cargo test --workspace --no-fail-fast
+# Every benchmark, a few iterations, no timing asserted: they never rot.
+bash scripts/bench.sh --smoke >/dev/null
 # The VM, tier 2 (~5 min): provision.sh in a fresh Debian 12 root file system,
 # then that system booted under qemu with Debian's 6.1 kernel, running the tools.
 if [ -n "${XDP_SKIP_VM:-}" ]; then

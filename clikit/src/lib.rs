@@ -78,6 +78,16 @@ pub fn go_style(cmd: &clap::Command, args: impl IntoIterator<Item = OsString>) -
 /// Parses the process arguments into `T`, Go-style flags included; on a
 /// usage error prints clap's message with the usage and exits with 2.
 pub fn parse<T: clap::Parser>() -> T {
+    // `xdploader status | head`: a closed pipe ends the process quietly, as
+    // it does a C tool, instead of a panic in println!.
+    // SAFETY: setting a signal's disposition to its default, before any
+    // thread exists.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    };
     let mut command = T::command();
     let argv = go_style(&command, std::env::args_os());
     command
