@@ -455,3 +455,21 @@ fn apply_with_a_config_that_does_not_parse() {
     let out = xdploader(&["apply", "-c", &path, "--dry-run"]);
     assert_one_line_error(&out, "xdploader", "attach entry 1 (x.o): tail: ");
 }
+
+#[test]
+fn a_closed_pipe_ends_the_tools_quietly() {
+    // The reader is gone before the report is written (`| true` exits at
+    // once): the write gets EPIPE.
+    let file = kern_object("xdp.elf").display().to_string();
+    for tool in ["xdploader", "statswatch"] {
+        let cmd = match tool {
+            "xdploader" => format!(
+                "'{}' inspect --json -file '{file}' | true",
+                bin(tool).display()
+            ),
+            _ => format!("'{}' --help | true", bin(tool).display()),
+        };
+        let out = run(None, "bash", &["-c", &format!("set -o pipefail; {cmd}")]);
+        assert!(!out.stderr.contains("panicked"), "{tool}: {}", out.stderr);
+    }
+}
