@@ -1,4 +1,5 @@
-//! Embeds kern/xdp_pass.elf, the program the veth peer fix attaches, so an
+//! Embeds kern/xdp_pass.elf (the program the veth peer fix attaches, and
+//! bench's floor) and kern/xdp_trafficgen.elf (trafficgen's sender), so an
 //! installed binary needs no kern/ directory.
 
 include!("../kern/embed.rs");
@@ -6,5 +7,5 @@ include!("../testkit/kernel_cfg.rs");
 
 fn main() {
     kernel_tests_cfg();
-    embed(&["xdp_pass"]);
+    embed(&["xdp_pass", "xdp_trafficgen"]);
 }

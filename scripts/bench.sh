@@ -13,8 +13,10 @@ export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 RESULTS=bench/results.md
 BATCHES=${BATCHES:-400}
 REPEAT=${REPEAT:-2000}
+LIVE_SECS=${LIVE_SECS:-3}
+LIVE_ROUNDS=${LIVE_ROUNDS:-5}
 if [ "${1:-}" = --smoke ]; then
-    RUNS=2 WATCH_SECS=1 BATCHES=3 REPEAT=10
+    RUNS=2 WATCH_SECS=1 BATCHES=3 REPEAT=10 LIVE_SECS=0.3 LIVE_ROUNDS=1
     RESULTS=$(mktemp /tmp/xdpbench-results-XXXXXX.md)
     shift
 fi
@@ -155,6 +157,48 @@ perpacket_rows=$(
     perpacket kern/redirect.elf --frames ipv4-udp --sizes 64,1500
 )
 
+# Live packet rates: xdploader trafficgen (live-frames test runs, one
+# sender thread) into a veth pair between two namespaces, the receiver's
+# program in native mode on the far end; received packets per second from
+# the receiver's own stats_map. Receivers alternate, round by round.
+GEN=xlg$$ RX=xlr$$
+LIVE_PINS=$(mktemp -d /tmp/xdplive-XXXXXX)
+live_cleanup() {
+    umount -l "$LIVE_PINS" 2>/dev/null || true; rmdir "$LIVE_PINS" 2>/dev/null || true
+    ip netns del "$GEN" 2>/dev/null || true; ip netns del "$RX" 2>/dev/null || true
+}
+trap 'cleanup; live_cleanup' EXIT
+mount -t bpf bpf "$LIVE_PINS"
+ip netns add "$GEN"; ip netns add "$RX"
+ip -n "$GEN" link add lg0 type veth peer name lr0 netns "$RX"
+ip -n "$GEN" link set lg0 up; ip -n "$RX" link set lr0 up
+ip -n "$RX" addr add 10.2.2.1/24 dev lr0; ip -n "$GEN" addr add 10.2.2.2/24 dev lg0
+rx_mac=$(ip -n "$RX" -br link show lr0 | awk '{print $3}')
+passed_total() { # all verdicts the receiver counted
+    target/release/statswatch --json -file "$LIVE_PINS/stats_map" |
+        python3 -c 'import json, sys; print(sum(a["packets"] for a in json.load(sys.stdin)["actions"]))'
+}
+RECEIVERS=(bench_pass xdp bench_drop xdp_drop)
+live_samples=$(mktemp /tmp/xdplive-samples-XXXXXX)
+for ((round = 0; round < LIVE_ROUNDS; round++)); do
+    for rx in "${RECEIVERS[@]}"; do
+        ip netns exec "$RX" target/release/xdploader -file "kern/$rx.elf" -i lr0 \
+            --pin-dir "$LIVE_PINS" --mode native --no-peer-fix >/dev/null
+        before=$(passed_total)
+        sent=$(ip netns exec "$GEN" target/release/xdploader trafficgen -i lg0 \
+            --duration "$LIVE_SECS" --dst-mac "$rx_mac" --json)
+        after=$(passed_total)
+        python3 -c 'import json, sys; s = json.loads(sys.argv[1]); print(sys.argv[2], (int(sys.argv[4]) - int(sys.argv[3])) / s["seconds"] / 1e6, s["mpps"])' \
+            "$sent" "$rx" "$before" "$after" >> "$live_samples"
+        ip netns exec "$RX" target/release/xdploader unload -i lr0 --pin-dir "$LIVE_PINS" >/dev/null
+    done
+done
+live_median() { awk -v k="$1" -v c="$2" '$1 == k {print $c}' "$live_samples" | sort -g | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+declare -A rx_mpps sent_mpps
+for rx in "${RECEIVERS[@]}"; do rx_mpps[$rx]=$(live_median "$rx" 2); sent_mpps[$rx]=$(live_median "$rx" 3); done
+rm -f "$live_samples"
+live_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
 mkdir -p "$(dirname "$RESULTS")"
 cat > "$RESULTS" <<MD
 # Loader benchmark
@@ -193,6 +237,20 @@ ns per packet from HdrHistograms of the batches; own = p50 − floor p50.
 | object | frame | bytes | verdict | p50 | p99 | floor p50 | own | Mpps at p50 |
 |---|---|---|---|---|---|---|---|---|
 $perpacket_rows
+
+## Live packet rates on veth
+
+\`xdploader trafficgen\` (live-frames test runs of an XDP_TX program, one sender thread,
+64-byte UDP to the receiver's MAC) into a veth pair between two namespaces; the receiver's
+program in native mode on the far end. Received Mpps from the receiver's stats_map, median
+of $LIVE_ROUNDS rounds of ${LIVE_SECS} s, receivers alternating round by round.
+
+| receiver | received Mpps | sent Mpps | ratio |
+|---|---|---|---|
+| \`kern/bench_pass.c\` (count, XDP_PASS: as xdp-bench pass) | ${rx_mpps[bench_pass]} | ${sent_mpps[bench_pass]} | 1.00 |
+| \`kern/xdp.elf\`, the skeleton (XDP_PASS) | ${rx_mpps[xdp]} | ${sent_mpps[xdp]} | **$(live_ratio "${rx_mpps[xdp]}" "${rx_mpps[bench_pass]}")** of pass |
+| \`kern/bench_drop.c\` (count, XDP_DROP: as xdp-bench drop) | ${rx_mpps[bench_drop]} | ${sent_mpps[bench_drop]} | 1.00 |
+| \`kern/xdp_drop.elf\`, the skeleton ending in XDP_DROP | ${rx_mpps[xdp_drop]} | ${sent_mpps[xdp_drop]} | **$(live_ratio "${rx_mpps[xdp_drop]}" "${rx_mpps[bench_drop]}")** of drop |
 MD
 cat "$RESULTS"
 if [ "$RESULTS" != bench/results.md ]; then

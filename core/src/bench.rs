@@ -130,6 +130,23 @@ pub fn frame(kind: FrameKind, size: usize) -> Result<Vec<u8>, BenchError> {
     Ok(out)
 }
 
+/// An IPv4 UDP frame of `size` bytes from 52:54:00:00:00:01 to `dst_mac`:
+/// trafficgen's template.
+pub fn udp_frame(
+    dst_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    size: usize,
+) -> Result<Vec<u8>, BenchError> {
+    let mut out = Vec::with_capacity(size);
+    PacketBuilder::ethernet2(MAC_SRC, dst_mac)
+        .ipv4(src, dst, 64)
+        .udp(9, 9)
+        .write(&mut out, &vec![0; size.saturating_sub(14 + 20 + 8)])
+        .map_err(|e| BenchError::Frame(format!("udp: {e}")))?;
+    Ok(out)
+}
+
 /// The frames of a pcap file (at most `limit`), labelled `pcap#N`.
 pub fn pcap_frames(path: &Path, limit: usize) -> Result<Vec<(String, Vec<u8>)>, BenchError> {
     let pcap_err = |source| BenchError::Pcap {

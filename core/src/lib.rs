@@ -12,6 +12,7 @@
 //! | [`devmap`]      | filling the redirect devmap with the interfaces                     |
 //! | [`attach`]      | attaching and replacing the entry program on an interface           |
 //! | [`state`]       | the on-disk lifecycle state: pin-dir layout, per-interface records, releasing them |
+//! | [`trafficgen`]    | a veth traffic generator: live-frames test runs of an XDP_TX program |
 //! | [`transaction`] | a load's pins staged, committed all at once, or rolled back         |
 //! | [`config`]        | the declared state `apply` makes true: the TOML file of attachments |
 //! | [`bench`]         | the per-packet cost of a program: BPF_PROG_TEST_RUN batches against an XDP_PASS floor, HDR percentiles |
@@ -39,6 +40,7 @@ pub mod peer;
 pub mod state;
 pub mod stats;
 pub mod sys;
+pub mod trafficgen;
 pub mod transaction;
 pub mod verifier;
 

@@ -16,6 +16,7 @@ use xdp_core::{
         inspect::InspectOptions,
         load::LoadOptions,
         status::StatusOptions,
+        trafficgen::TrafficgenOptions,
         unload::UnloadOptions,
     },
     state::PinMode,
@@ -98,6 +99,12 @@ pub enum Command {
         after_help = "Examples:\n  xdploader bench -file kern/xdp.elf\n  xdploader bench -file kern/echo.elf --frames ipv4-icmp --sizes 64,1500 --json\n  xdploader bench -file prog.o --pcap capture.pcap --batches 500"
     )]
     Bench(BenchArgs),
+    /// Send UDP frames out of an interface as fast as the machine allows (live-frames test
+    /// runs of an XDP_TX program, as xdp-trafficgen): for benches on veth pairs
+    #[command(
+        after_help = "Examples:\n  ip netns exec gen xdploader trafficgen -i veth0 --duration 5\n  xdploader trafficgen -i veth0 --size 1500 --threads 2 --dst-mac 52:54:27:27:27:25 --json\nA veth delivers only to a peer with an XDP program (or GRO on)."
+    )]
+    Trafficgen(TrafficgenArgs),
     /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
     /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
     #[command(
@@ -310,6 +317,76 @@ pub struct BenchArgs {
     /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrafficgenArgs {
+    /// The interface the frames leave by
+    #[arg(short = 'i', long = "interface", value_name = "IF")]
+    pub interface: String,
+    /// Frame size in bytes
+    #[arg(long, default_value = "64", value_parser = clap::value_parser!(u64).range(60..=3498))]
+    pub size: u64,
+    /// Seconds to send for
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = duration_secs)]
+    pub duration: std::time::Duration,
+    /// Sender threads (one per CPU is the most that helps)
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub threads: u64,
+    /// Frames per kernel batch
+    #[arg(long, default_value = "64", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub batch: u32,
+    /// Destination MAC of the frames (default: broadcast)
+    #[arg(long, value_name = "MAC", default_value = "ff:ff:ff:ff:ff:ff", value_parser = mac)]
+    pub dst_mac: [u8; 6],
+    /// Source IPv4 address
+    #[arg(long, default_value = "10.2.2.2")]
+    pub src: std::net::Ipv4Addr,
+    /// Destination IPv4 address
+    #[arg(long, default_value = "10.2.2.1")]
+    pub dst: std::net::Ipv4Addr,
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--dst-mac aa:bb:cc:dd:ee:ff`.
+fn mac(arg: &str) -> Result<[u8; 6], String> {
+    let bytes: Vec<u8> = arg
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{arg}: give a MAC as six hex bytes, e.g. 52:54:00:00:00:01"))?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{arg}: give a MAC as six hex bytes, e.g. 52:54:00:00:00:01"))
+}
+
+/// `--duration SECS`: 0.1 s to a day.
+fn duration_secs(arg: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = arg
+        .parse()
+        .map_err(|_| format!("{arg:?} is not a number of seconds"))?;
+    if (0.1..=86_400.0).contains(&secs) {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("{arg}: give 0.1 to 86400 seconds"))
+    }
+}
+
+impl TrafficgenArgs {
+    pub fn options(&self) -> TrafficgenOptions {
+        TrafficgenOptions {
+            interface: self.interface.clone(),
+            size: self.size as usize,
+            dst_mac: self.dst_mac,
+            src: self.src.octets(),
+            dst: self.dst.octets(),
+            duration: self.duration,
+            threads: self.threads as usize,
+            batch: self.batch,
+        }
+    }
 }
 
 /// `--frames`, as clap lists it.

@@ -165,3 +165,44 @@ fn a_pcap_file_is_run_frame_by_frame() {
         ]
     );
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn trafficgen_sends_live_frames_that_the_peer_counts() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = testkit::Testbed::new();
+    let pins = testkit::Bpffs::new();
+    // The receiver: a counting drop program on a, in native mode (a veth
+    // delivers what is sent into it only to a peer with XDP).
+    bed.load(&pins, &kern_object("bench_drop.elf"), &["--mode", "native"])
+        .success();
+    let stats = pins.path().join("stats_map");
+    let before = testkit::counters(&stats, "XDP_DROP").0;
+    let sent = run(
+        Some(&bed.ns_b),
+        bin("xdploader"),
+        &[
+            "trafficgen",
+            "-i",
+            &bed.if_b,
+            "--duration",
+            "0.5",
+            "--size",
+            "128",
+            "--json",
+        ],
+    )
+    .json();
+    let frames = sent["frames"].as_u64().unwrap();
+    assert!(frames > 0 && sent["mpps"].as_f64().unwrap() > 0.0, "{sent}");
+    let (dropped, bytes) = testkit::counters(&stats, "XDP_DROP");
+    let received = dropped - before;
+    // A veth ring may overflow under load: most arrive, none is invented.
+    assert!(
+        received <= frames && received * 2 > frames,
+        "sent {frames}, counted {received}"
+    );
+    assert_eq!(bytes % 128, 0, "frames of 128 bytes: {bytes}");
+}

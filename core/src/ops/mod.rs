@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod inspect;
 pub mod load;
 pub mod status;
+pub mod trafficgen;
 pub mod unload;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ pub enum Error {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Bench(#[from] crate::bench::BenchError),
+    #[error(transparent)]
+    Trafficgen(#[from] crate::trafficgen::TrafficgenError),
     #[error(transparent)]
     Iface(#[from] crate::iface::IfaceError),
     #[error(transparent)]

@@ -8,4 +8,5 @@ pub mod doctor;
 pub mod inspect;
 pub mod load;
 pub mod status;
+pub mod trafficgen;
 pub mod unload;

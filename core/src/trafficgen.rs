@@ -1,0 +1,125 @@
+//! A traffic generator for veth benches, the way xdp-trafficgen works (its
+//! Debian 12 build fails on 6.18, and this kernel has no pktgen):
+//! BPF_PROG_TEST_RUN in live-frames mode (BPF_F_TEST_XDP_LIVE_FRAMES, 5.18+)
+//! runs kern/xdp_trafficgen.c on copies of a template frame, and its XDP_TX
+//! sends each copy out of the interface the run's context names. One
+//! thread per CPU asked for, each in the calling thread's network
+//! namespace, until the time is up.
+//!
+//! A veth delivers what is sent into it only to a peer with NAPI: an XDP
+//! program on the peer, or GRO on (`ethtool -K PEER gro on`).
+
+use std::time::{Duration, Instant};
+
+use aya::programs::{TestRun as _, TestRunAttrs, TestRunOptions, Xdp};
+use serde::Serialize;
+
+/// kern/xdp_trafficgen.elf, built by build.rs.
+const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_trafficgen.elf"));
+const PROGRAM: &str = "xdp_trafficgen";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficgenError {
+    #[error("loading kern/xdp_trafficgen.elf")]
+    Load(#[source] aya::EbpfError),
+    #[error("loading the generator program")]
+    Program(#[source] aya::programs::ProgramError),
+    #[error("sending on ifindex {ifindex} (BPF_PROG_TEST_RUN with live frames needs kernel 5.18)")]
+    Send {
+        ifindex: u32,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("a sender thread panicked")]
+    Thread,
+}
+
+/// What to send.
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    /// The interface it leaves by (in the calling thread's namespace).
+    pub ifindex: u32,
+    /// The template frame, sent as is.
+    pub frame: Vec<u8>,
+    pub duration: Duration,
+    /// Sender threads.
+    pub threads: usize,
+    /// Frames per kernel batch (the live-frames batch size).
+    pub batch: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Sent {
+    pub frames: u64,
+    pub seconds: f64,
+    pub mpps: f64,
+    pub threads: usize,
+}
+
+/// Frames per BPF_PROG_TEST_RUN call: long enough that the syscall is noise,
+/// short enough to stop close to the deadline.
+const PER_CALL: u32 = 1 << 18;
+
+/// Sends `traffic` until its duration is up; returns how much was sent.
+pub fn send(traffic: &Traffic) -> Result<Sent, TrafficgenError> {
+    let mut ebpf = aya::EbpfLoader::new()
+        .load(OBJECT)
+        .map_err(TrafficgenError::Load)?;
+    let program: &mut Xdp = ebpf
+        .program_mut(PROGRAM)
+        .ok_or(aya::programs::ProgramError::NotLoaded)
+        .and_then(TryInto::try_into)
+        .map_err(TrafficgenError::Program)?;
+    program.load().map_err(TrafficgenError::Program)?;
+    let program: &Xdp = program;
+    // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }:
+    // the kernel wants data_end = the frame's size, data and data_meta 0.
+    let mut ctx = [0u8; 24];
+    let size = u32::try_from(traffic.frame.len()).unwrap_or(u32::MAX);
+    ctx[4..8].copy_from_slice(&size.to_ne_bytes());
+    ctx[12..16].copy_from_slice(&traffic.ifindex.to_ne_bytes());
+    let start = Instant::now();
+    let deadline = start + traffic.duration;
+    let netns = std::fs::File::open("/proc/thread-self/ns/net").ok();
+    let frames = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..traffic.threads.max(1))
+            .map(|_| {
+                let netns = netns.as_ref().and_then(|f| f.try_clone().ok());
+                scope.spawn(move || -> Result<u64, TrafficgenError> {
+                    // Each thread starts where the caller is: in its netns.
+                    if let Some(ns) = netns {
+                        let _ = nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET);
+                    }
+                    let mut sent = 0u64;
+                    while Instant::now() < deadline {
+                        program
+                            .test_run(TestRunOptions {
+                                data_in: Some(&traffic.frame),
+                                ctx_in: Some(&ctx),
+                                repeat: PER_CALL,
+                                attrs: TestRunAttrs::new().xdp_live_frames(traffic.batch),
+                                ..TestRunOptions::default()
+                            })
+                            .map_err(|source| TrafficgenError::Send {
+                                ifindex: traffic.ifindex,
+                                source,
+                            })?;
+                        sent += u64::from(PER_CALL);
+                    }
+                    Ok(sent)
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .map(|s| s.join().map_err(|_| TrafficgenError::Thread)?)
+            .sum::<Result<u64, TrafficgenError>>()
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Sent {
+        frames,
+        seconds,
+        mpps: frames as f64 / seconds / 1e6,
+        threads: traffic.threads.max(1),
+    })
+}
