@@ -33,6 +33,52 @@ static MOUNTED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new(
 /// The pin directories this process created (ensure_bpffs).
 static CREATED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
+/// The mount namespace the process was in before [`isolate_mounts`]: where
+/// its bpffs mounts are, and where a failed load takes them back.
+static ORIGINAL_MOUNT_NS: std::sync::OnceLock<std::os::fd::OwnedFd> = std::sync::OnceLock::new();
+
+/// Undoes what [`ensure_bpffs`] made for a load that then failed: each bpffs
+/// this process mounted that holds nothing (bpffs' own `*.debug` files
+/// aside) is unmounted, in the namespace it was mounted in, and each pin
+/// directory it created and left empty is removed. A failed load leaves no
+/// mount and no directory behind. Single-threaded callers only (it may
+/// enter the original mount namespace, which setns refuses otherwise).
+pub fn undo_unused_mounts() {
+    let mounted: Vec<PathBuf> = MOUNTED.lock().map(|m| m.clone()).unwrap_or_default();
+    let created: Vec<PathBuf> = CREATED.lock().map(|c| c.clone()).unwrap_or_default();
+    if mounted.is_empty() && created.is_empty() {
+        return;
+    }
+    let empty = |dir: &Path| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .all(|e| e.file_name().to_string_lossy().ends_with(".debug"))
+        })
+    };
+    if let Some(original) = ORIGINAL_MOUNT_NS.get() {
+        use std::os::fd::AsFd as _;
+        if nix::sched::setns(original.as_fd(), CloneFlags::CLONE_NEWNS).is_err() {
+            return;
+        }
+        PRIVATE_NAMESPACE.store(false, Ordering::Relaxed);
+    }
+    for dir in mounted.iter().filter(|d| empty(d)) {
+        if nix::mount::umount2(dir.as_path(), nix::mount::MntFlags::MNT_DETACH).is_ok() {
+            if let Ok(mut m) = MOUNTED.lock() {
+                m.retain(|d| d != dir);
+            }
+        }
+    }
+    for dir in created.iter().rev() {
+        if std::fs::remove_dir(dir).is_ok() {
+            if let Ok(mut c) = CREATED.lock() {
+                c.retain(|d| d != dir);
+            }
+        }
+    }
+}
+
 /// Whether this process created the directory `dir`.
 pub fn created_by_this_process(dir: &Path) -> bool {
     CREATED.lock().is_ok_and(|c| c.iter().any(|d| d == dir))
@@ -298,6 +344,9 @@ fn enter_private_mount_namespace() -> Result<(), BpffsError> {
         return Ok(());
     }
     let ns_err = |call| move |source: nix::Error| BpffsError::Namespace { call, source };
+    if let Ok(original) = std::fs::File::open("/proc/self/ns/mnt") {
+        let _ = ORIGINAL_MOUNT_NS.set(original.into());
+    }
     unshare(CloneFlags::CLONE_NEWNS).map_err(ns_err("unshare(CLONE_NEWNS)"))?;
     mount(
         None::<&str>,

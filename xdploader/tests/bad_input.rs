@@ -473,3 +473,35 @@ fn a_closed_pipe_ends_the_tools_quietly() {
         assert!(!out.stderr.contains("panicked"), "{tool}: {}", out.stderr);
     }
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_failed_first_load_leaves_no_bpffs_mount_and_no_pin_dir() {
+    if !testkit::kernel() {
+        return;
+    }
+    // A pin dir that is not bpffs yet: the load mounts one there, then the
+    // verifier refuses the program.
+    let bed = Testbed::new();
+    let parent = tempfile::tempdir().unwrap();
+    let pin_dir = parent.path().join("pins");
+    let fixture = kern_object("tests/verifier_reject.elf");
+    let args = [
+        "-file",
+        fixture.to_str().unwrap(),
+        "-i",
+        bed.if_a.as_str(),
+        "--pin-dir",
+        pin_dir.to_str().unwrap(),
+    ];
+    let out = run(Some(&bed.ns_a), bin("xdploader"), &args);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        !mounts.contains(pin_dir.to_str().unwrap()),
+        "a bpffs was left mounted at {}",
+        pin_dir.display()
+    );
+    assert!(!pin_dir.exists(), "the pin dir was left behind");
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+}

@@ -45,6 +45,10 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     // steps: before the commit point the load is rolled back, after it done.
     signals::hold_back();
     let result = ops::load::execute_unless(prepared, &opts, &signals::pending);
+    if result.is_err() {
+        // The load rolled its pins back; a bpffs mounted for it goes too.
+        bpffs::undo_unused_mounts();
+    }
     if let Err(err @ ops::Error::Interrupted(signal)) = &result {
         eprintln!("xdploader: {}", xdp_core::error_chain(err));
         return Ok(ExitCode::from(signals::exit_status(signal)));
