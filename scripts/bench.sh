@@ -58,9 +58,16 @@ measure() { # runs inside the namespace: prints "<tool> <microseconds>" lines an
     floor_job() { bpftool net attach xdpdrv pinned "$PINS/floor" dev "$IF"; }
     floor_undo() { bpftool net detach xdpdrv dev "$IF"; }
     now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
+    # How cost grows: the same object on eight interfaces in one call, and
+    # a reload (the program replaced on the pinned link) of a loaded one.
+    eight_job() { "$XDPLOADER" -file "$ELF" -i "$IFS8" --pin-dir "$PINS" --no-peer-fix >/dev/null; }
+    eight_undo() { "$XDPLOADER" unload -i "$IFS8" --pin-dir "$PINS" >/dev/null; }
+    reload_job() { xdploader_job; }
+    reload_undo() { xdploader_undo; }
     local i tool start end
     for ((i = 0; i < RUNS; i++)); do
-        for tool in xdploader bpftool floor; do
+        for tool in xdploader bpftool floor eight reload; do
+            [ "$tool" = reload ] && xdploader_job
             start=$(now_us); "${tool}_job"; end=$(now_us)
             echo "$tool $((end - start))"
             "${tool}_undo" >/dev/null 2>&1
@@ -112,13 +119,19 @@ mount -t bpf bpf "$PINS"
 ip netns add "$NS"
 ip -n "$NS" link add "$IF" type veth peer name "${IF}p"
 ip -n "$NS" link set "$IF" up; ip -n "$NS" link set "${IF}p" up
+IFS8=$IF
+for i in 1 2 3 4 5 6 7; do
+    ip -n "$NS" link add "$IF$i" type veth peer name "$IF${i}p"
+    ip -n "$NS" link set "$IF$i" up; ip -n "$NS" link set "$IF${i}p" up
+    IFS8=$IFS8,$IF$i
+done
 IFINDEX=$(ip netns exec "$NS" cat "/sys/class/net/$IF/ifindex")
-export RUNS XDPLOADER STATSWATCH WATCH_SECS ELF FLOOR_ELF IF PINS IFINDEX
+export RUNS XDPLOADER STATSWATCH WATCH_SECS ELF FLOOR_ELF IF IFS8 PINS IFINDEX
 ip netns exec "$NS" bash "$0" --inside > "$PINS.samples" 2>"$PINS.err" || { cat "$PINS.err" >&2; rm -f "$PINS.samples" "$PINS.err"; exit 1; }
 
 median() { awk -v k="$1" '$1 == k {print $2}' "$PINS.samples" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A med
-for tool in xdploader bpftool floor spawn; do med[$tool]=$(median "$tool"); done
+for tool in xdploader bpftool floor spawn eight reload; do med[$tool]=$(median "$tool"); done
 rss_xdploader=$(median rss_xdploader); rss_bpftool=$(median rss_bpftool)
 statswatch_cpu=$(median statswatch_cpu_pct)
 rm -f "$PINS.samples" "$PINS.err"
@@ -215,6 +228,11 @@ process. The cost of starting one process from bash (${net} µs) is subtracted f
 | floor: bpftool net attach of a loaded program | $(ms "${med[floor]}") | $(ratio "${med[floor]}" "${med[xdploader]}") | |
 
 xdploader / floor: **$(ratio "${med[xdploader]}" "${med[floor]}")×** the kernel's attach alone.
+
+How it grows: the same job on 8 interfaces in one call takes $(ms "${med[eight]}") ms, so
+**$(awk -v e="${med[eight]}" -v o="${med[xdploader]}" 'BEGIN { printf "%.2f", (e - o) / 7 / 1000 }') ms per extra
+interface** (the kernel's attach alone: $(ms "${med[floor]}") ms); a reload, replacing the program
+on the pinned link of a loaded one, takes $(ms "${med[reload]}") ms: **$(ratio "${med[reload]}" "${med[xdploader]}")×** a fresh load.
 
 ## statswatch while watching
 
