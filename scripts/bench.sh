@@ -235,7 +235,7 @@ xdploader / floor: **$(ratio "${med[xdploader]}" "${med[floor]}")×** the kernel
 
 How it grows: the same job on 8 interfaces in one call takes $(ms "${med[eight]}") ms, so
 **${per_extra_if} ms per extra
-interface** (median of the runs' own differences) (the kernel's attach alone: $(ms "${med[floor]}") ms); a reload, replacing the program
+interface** (median of the runs' own differences; the kernel's attach alone: $(ms "${med[floor]}") ms); a reload, replacing the program
 on the pinned link of a loaded one, takes $(ms "${med[reload]}") ms: **$(ratio "${med[reload]}" "${med[xdploader]}")×** a fresh load.
 
 ## statswatch while watching
