@@ -281,17 +281,7 @@ pub fn ensure_bpffs(dir: &Path) -> Result<bool, BpffsError> {
             path: dir.to_owned(),
         });
     }
-    mount(
-        Some("bpf"),
-        dir,
-        Some("bpf"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .map_err(|source| BpffsError::Mount {
-        path: dir.to_owned(),
-        source,
-    })?;
+    mount_bpffs(dir)?;
     if let Ok(mut mounted) = MOUNTED.lock() {
         mounted.push(dir.to_owned());
     }
@@ -309,6 +299,11 @@ pub fn scratch_bpffs(dir: &Path) -> Result<(), BpffsError> {
             source: nix::Error::EPERM,
         });
     }
+    mount_bpffs(dir)
+}
+
+/// `mount -t bpf bpf DIR`, in the calling process's mount namespace.
+fn mount_bpffs(dir: &Path) -> Result<(), BpffsError> {
     mount(
         Some("bpf"),
         dir,

@@ -5,13 +5,15 @@
 // In tests a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use aya::{
     maps::Map,
     programs::{TestRun, TestRunOptions, Xdp},
     Ebpf,
 };
 use etherparse::PacketBuilder;
-use xdp_core::{elf, load, stats::StatsMap};
+use xdp_core::{elf, stats::StatsMap};
 
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
@@ -27,7 +29,7 @@ const IP6_NOBODY: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x
 fn echo() -> Ebpf {
     let data = std::fs::read(testkit::kern_object("echo.elf")).unwrap();
     let summary = elf::inspect(&data).unwrap().summary;
-    load_in_private_bpffs(&data, &summary)
+    common::load_in_private_bpffs(&data, &summary)
 }
 
 /// Runs the program on `frame`: the verdict and the frame it leaves.
@@ -260,18 +262,4 @@ fn everything_else_passes_untouched_and_truncated_frames_drop() {
         let (verdict, _) = run(&ebpf, &request[..cut]);
         assert_eq!(verdict, XDP_DROP, "cut at {cut}");
     }
-}
-
-/// Loads with every map pinned in a bpffs of the test's own, unmounted at
-/// once (the maps live on in the Ebpf): aya pins a map that asks to be
-/// pinned by name in /sys/fs/bpf unless given a path, and parallel tests
-/// would then share one stats_map.
-fn load_in_private_bpffs(data: &[u8], summary: &elf::ObjectSummary) -> Ebpf {
-    let pins = testkit::Bpffs::new();
-    let paths: Vec<_> = summary
-        .maps
-        .iter()
-        .map(|m| (m.name.clone(), pins.path().join(&m.name)))
-        .collect();
-    load::load(data, summary, &paths).unwrap()
 }

@@ -4,6 +4,8 @@
 // In tests a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use aya::{
     maps::Map,
     programs::{TestRun, TestRunOptions, Xdp},
@@ -11,7 +13,7 @@ use aya::{
 };
 use etherparse::{PacketBuilder, VlanId};
 use xdp_core::{
-    elf, jump_table, load,
+    elf, jump_table,
     stats::{action_index, ActionStats, StatsMap},
 };
 
@@ -32,7 +34,7 @@ fn skeleton() -> Ebpf {
     let summary = elf::inspect(&data).unwrap().summary;
     let entry = jump_table::entry_program(&summary, &Default::default(), &[]).unwrap();
     assert_eq!(entry, "xdp_skeleton");
-    let ebpf = load_in_private_bpffs(&data, &summary);
+    let ebpf = common::load_in_private_bpffs(&data, &summary);
     let tables = jump_table::plan(&summary, &entry, None, &[]).unwrap();
     assert_eq!(tables.tables.len(), 1, "the skeleton has a jump table");
     jump_table::fill(&ebpf, &tables).unwrap();
@@ -237,18 +239,4 @@ fn an_empty_slot_is_counted_as_aborted() {
         assert_eq!(run(&ebpf, &frame), XDP_ABORTED, "slot {slot} empty");
         assert_counted(&mut ebpf, "XDP_ABORTED", &[&frame]);
     }
-}
-
-/// Loads with every map pinned in a bpffs of the test's own, unmounted at
-/// once (the maps live on in the Ebpf): aya pins a map that asks to be
-/// pinned by name in /sys/fs/bpf unless given a path, and parallel tests
-/// would then share one stats_map.
-fn load_in_private_bpffs(data: &[u8], summary: &elf::ObjectSummary) -> Ebpf {
-    let pins = testkit::Bpffs::new();
-    let paths: Vec<_> = summary
-        .maps
-        .iter()
-        .map(|m| (m.name.clone(), pins.path().join(&m.name)))
-        .collect();
-    load::load(data, summary, &paths).unwrap()
 }
