@@ -115,6 +115,17 @@ impl Attachment {
     }
 }
 
+impl Mode {
+    /// As `--mode` and the config file spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Native => "native",
+            Self::Skb => "skb",
+        }
+    }
+}
+
 /// An attach mode the kernel is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KernelMode {

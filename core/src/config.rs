@@ -108,12 +108,20 @@ pub struct Entry {
 impl Entry {
     /// `kern/xdp.elf on veth1`, `… on veth0 in netns lab`: how messages name it.
     pub fn label(&self) -> String {
-        let file = self.load.file.display();
-        let ifs = self.load.interfaces.join(",");
-        match &self.netns {
-            Some(ns) => format!("{file} on {ifs} in netns {ns}"),
-            None => format!("{file} on {ifs}"),
-        }
+        label(
+            &self.load.file,
+            &self.load.interfaces,
+            self.netns.as_deref(),
+        )
+    }
+}
+
+/// `FILE on IF,IF` (`… in netns NS`): how messages name an attachment.
+pub fn label(file: &Path, interfaces: &[String], netns: Option<&str>) -> String {
+    let (file, ifs) = (file.display(), interfaces.join(","));
+    match netns {
+        Some(ns) => format!("{file} on {ifs} in netns {ns}"),
+        None => format!("{file} on {ifs}"),
     }
 }
 

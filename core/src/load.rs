@@ -137,18 +137,11 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    /// The full verifier log, when the verifier rejected a program.
-    pub fn verifier_log(&self) -> Option<&str> {
+    /// The rejection explained and the verifier's whole log, when the
+    /// verifier rejected a program.
+    pub fn verifier_rejection(&self) -> Option<(&crate::verifier::Rejection, &str)> {
         match self {
-            Self::Verifier { log, .. } => Some(log),
-            _ => None,
-        }
-    }
-
-    /// The rejection explained, when the verifier rejected a program.
-    pub fn rejection(&self) -> Option<&crate::verifier::Rejection> {
-        match self {
-            Self::Verifier { rejection, .. } => Some(rejection),
+            Self::Verifier { rejection, log, .. } => Some((rejection, log)),
             _ => None,
         }
     }

@@ -31,7 +31,7 @@ use crate::{
 
 /// kern/xdp_pass.elf, built by build.rs.
 pub const PASS_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_pass.elf"));
-const PASS_PROGRAM: &str = "xdp_pass";
+pub const PASS_PROGRAM: &str = "xdp_pass";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {

@@ -83,11 +83,7 @@ pub struct Step {
 impl Step {
     /// `/x/xdp.elf on veth1` (`… in netns lab`), as messages name it.
     pub fn label(&self) -> String {
-        let ifs = self.interfaces.join(",");
-        match &self.netns {
-            Some(ns) => format!("{} on {ifs} in netns {ns}", self.file.display()),
-            None => format!("{} on {ifs}", self.file.display()),
-        }
+        crate::config::label(&self.file, &self.interfaces, self.netns.as_deref())
     }
     pub fn changes(&self) -> bool {
         !matches!(self.action, Action::Unchanged | Action::Invalid)
@@ -358,12 +354,8 @@ fn difference(iface: &str, now: &LoadRecord, wanted: &LoadRecord) -> String {
             short(&wanted.sha256)
         )
     } else if now.mode != wanted.mode {
-        let mode = |m: Option<crate::attach::Mode>| {
-            m.map_or_else(
-                || "unrecorded".to_owned(),
-                |m| format!("{m:?}").to_lowercase(),
-            )
-        };
+        let mode =
+            |m: Option<crate::attach::Mode>| m.map_or("unrecorded", crate::attach::Mode::name);
         format!(
             "attach mode on {iface}: {} -> {}",
             mode(now.mode),

@@ -99,17 +99,17 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
         .load(crate::peer::PASS_OBJECT)
         .map_err(|e| Error::Load(load::LoadError::Object(e)))?;
     let floor: &mut aya::programs::Xdp = floor_obj
-        .program_mut("xdp_pass")
+        .program_mut(crate::peer::PASS_PROGRAM)
         .and_then(|p| p.try_into().ok())
         .ok_or_else(|| {
             Error::Load(load::LoadError::Program {
-                name: "xdp_pass".to_owned(),
+                name: crate::peer::PASS_PROGRAM.to_owned(),
                 source: aya::programs::ProgramError::NotLoaded,
             })
         })?;
     floor.load().map_err(|source| {
         Error::Load(load::LoadError::Program {
-            name: "xdp_pass".to_owned(),
+            name: crate::peer::PASS_PROGRAM.to_owned(),
             source,
         })
     })?;

@@ -57,7 +57,7 @@ impl LoadOptions {
     /// them, in a fixed order (interfaces, pin dir and file aside): two loads
     /// with the same flags and object are the same load.
     pub fn flags(&self) -> String {
-        let mut flags = vec![format!("--mode {}", mode_name(self.mode))];
+        let mut flags = vec![format!("--mode {}", self.mode.name())];
         let mut push = |flag: &str, value: &Option<String>| {
             if let Some(value) = value {
                 flags.push(format!("{flag} {value}"));
@@ -83,14 +83,6 @@ impl LoadOptions {
         }
         flags.push(format!("--pin-mode {:04o}", self.pin_mode.pin()));
         flags.join(" ")
-    }
-}
-
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Auto => "auto",
-        Mode::Native => "native",
-        Mode::Skb => "skb",
     }
 }
 

@@ -54,9 +54,12 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(signals::exit_status(signal)));
     }
     let mut report = match result {
-        Err(ops::Error::Load(load)) if load.rejection().is_some() => {
-            return rejected(args, &load);
-        }
+        Err(ops::Error::Load(load)) => match load.verifier_rejection() {
+            Some((rejection, log)) => {
+                return rejected(args, &xdp_core::error_chain(&load), rejection, log)
+            }
+            None => return Err(ops::Error::Load(load).into()),
+        },
         other => other?,
     };
     report.unload_command = format!("{} {}", invoked_as(), report.unload_command);
@@ -69,11 +72,12 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
 
 /// A verifier rejection: the error line, then what it means (source line,
 /// instruction, cause, fix), and the whole log where asked for.
-fn rejected(args: &LoadArgs, load: &xdp_core::load::LoadError) -> anyhow::Result<ExitCode> {
-    let (Some(rejection), Some(log)) = (load.rejection(), load.verifier_log()) else {
-        return Err(anyhow::anyhow!("{}", xdp_core::error_chain(load)));
-    };
-    let line = xdp_core::error_chain(load);
+fn rejected(
+    args: &LoadArgs,
+    line: &str,
+    rejection: &xdp_core::verifier::Rejection,
+    log: &str,
+) -> anyhow::Result<ExitCode> {
     let mut saved = None;
     if let Some(path) = &args.verifier_log {
         std::fs::write(path, log)
