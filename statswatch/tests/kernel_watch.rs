@@ -128,8 +128,10 @@ fn a_reload_with_a_new_map_is_a_reset_not_a_negative_rate() {
         stats.to_str().unwrap(),
         "--interval",
         "0.4",
+        // Enough intervals for the reload below on a slow (emulated) guest;
+        // the test stops reading once the new map has been counted.
         "--count",
-        "5",
+        "150",
         "--json",
     ])
     .spawn()
@@ -141,9 +143,18 @@ fn a_reload_with_a_new_map_is_a_reset_not_a_negative_rate() {
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
     bed.load(&pins, &kern_object("xdp.elf"), &[]).success();
     assert_eq!(bed.ping_a_from_b(1, 56), 1);
-    let rest: Vec<Value> = lines
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
+    let mut rest: Vec<Value> = Vec::new();
+    for line in lines.by_ref() {
+        let interval: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let counted_new = rest.iter().any(|i| i["map_replaced"] == true)
+            && interval["interval"].is_u64()
+            && pass_row(&interval)["packets"] == 1;
+        rest.push(interval);
+        if counted_new {
+            break;
+        }
+    }
+    child.kill().unwrap();
     child.wait().unwrap();
     let replaced = rest
         .iter()
