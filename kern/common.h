@@ -36,6 +36,26 @@ struct {
 #define dbg(fmt, ...) do { } while (0)
 #endif
 
+#ifndef XDP_FIXTURE
+/* Whether the kernel has multi-buffer XDP (xdp.frags and
+ * bpf_xdp_get_buff_len, Linux 5.18+). xdploader sets it to 0 before loading
+ * where its probe says no, and loads the xdp.frags programs as plain XDP.
+ * The verifier reads it as a constant and never walks the branch not taken,
+ * so an older kernel never meets the helper it lacks; there every frame is
+ * linear, and data_end - data is all of it. Other loaders leave it at 1. */
+const volatile __u8 xdp_has_frags = 1;
+
+static __always_inline __u64 frame_len(struct xdp_md *ctx)
+{
+	if (!xdp_has_frags)
+		return ctx->data_end - ctx->data;
+	return bpf_xdp_get_buff_len(ctx);
+}
+#else
+/* The fixtures of kern/tests/ show object formats, not kernels: no global. */
+#define frame_len(ctx) bpf_xdp_get_buff_len(ctx)
+#endif
+
 /* Counts the frame under its verdict and returns the verdict, so every exit
  * path reads `return count(ctx, XDP_X);`. Bytes are the whole frame, all
  * fragments included (xdp.frags), not just the linear part. */
@@ -46,7 +66,7 @@ static __always_inline int count(struct xdp_md *ctx, __u32 action)
 	if (rec) {
 		/* Per-CPU value: no other CPU writes it, no atomics needed. */
 		rec->rx_packets++;
-		rec->rx_bytes += bpf_xdp_get_buff_len(ctx);
+		rec->rx_bytes += frame_len(ctx);
 	}
 	return action;
 }

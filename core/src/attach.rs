@@ -226,13 +226,13 @@ pub fn attach(
     if let Ok(link) = retry {
         return Ok(new_link(first, link, None));
     }
-    let reason = describe_refusal(&refused, message.as_deref(), iface);
+    let reason = describe_refusal(&refused, &message, iface);
     match fallback {
         Some(second) => {
             let link = try_mode(second).map_err(|e| AttachError::Refused {
                 iface: iface.name.clone(),
                 mode: second.name(),
-                reason: describe_refusal(&e, None, iface),
+                reason: describe_refusal(&e, &KernelReason::NotAsked, iface),
                 source: e,
             })?;
             Ok(new_link(second, link, Some(reason)))
@@ -313,7 +313,10 @@ fn replace_on_pinned_link(
     let replace_err = |what: &str, e: io::Error| AttachError::Replace {
         iface: iface.name.clone(),
         path: link_path.to_owned(),
-        reason: format!("{what}: {}", describe_refusal(&e, None, iface)),
+        reason: format!(
+            "{what}: {}",
+            describe_refusal(&e, &KernelReason::NotAsked, iface)
+        ),
     };
     let link = sys::obj_get(link_path, false).map_err(|e| replace_err("opening it", e))?;
     let facts = sys::link_facts(link.as_fd()).map_err(|e| replace_err("reading it", e))?;
@@ -351,11 +354,16 @@ fn replace_on_pinned_link(
 /// one, the errno, and for EBUSY the command that frees the interface, with
 /// the mode the other program runs in (`xdp off` alone detaches only the
 /// mode the driver defaults to, so it leaves a generic program in place).
-fn describe_refusal(err: &io::Error, kernel_message: Option<&str>, iface: &Interface) -> String {
+fn describe_refusal(err: &io::Error, kernel: &KernelReason, iface: &Interface) -> String {
     let errno = errno_text(err);
-    let said = match kernel_message {
-        Some(msg) => format!("{msg} ({errno})"),
-        None => errno,
+    let said = match kernel {
+        KernelReason::Said(msg) => format!("{msg} ({errno})"),
+        KernelReason::NoTracepoint => format!(
+            "{errno} (this kernel has no xdp:{ATTACH_FAILED_EVENT} tracepoint, Linux 6.3+, \
+             to say why{})",
+            likely_cause(err)
+        ),
+        KernelReason::NotAsked | KernelReason::Unknown => errno,
     };
     if err.raw_os_error() != Some(nix::errno::Errno::EBUSY as i32) {
         return said;
@@ -399,14 +407,44 @@ fn remove_dead_instances(instances: &Path) {
     }
 }
 
+/// The tracepoint the kernel reports a refused bpf_link attach on.
+const ATTACH_FAILED_EVENT: &str = "bpf_xdp_link_attach_failed";
+
+/// What the kernel said of a refused attach.
+enum KernelReason {
+    /// Its own words, e.g. "veth: Peer MTU is too large to set XDP".
+    Said(String),
+    /// It has no tracepoint to say it on (before 6.3).
+    NoTracepoint,
+    /// Nothing: no tracefs here, or the driver gave no message.
+    Unknown,
+    /// Not asked (a second attempt, whose reason is the errno alone).
+    NotAsked,
+}
+
+/// Where the kernel cannot say why, the usual cause of an errno, for the
+/// errnos whose cause is nearly always the same (as `, likely …`).
+fn likely_cause(err: &io::Error) -> &'static str {
+    match err.raw_os_error().map(nix::errno::Errno::from_raw) {
+        Some(nix::errno::Errno::ERANGE) if sys::xdp_frags_supported() => {
+            ", likely the MTU: native XDP needs a smaller MTU on this device or its peer, or an xdp.frags program"
+        }
+        Some(nix::errno::Errno::ERANGE) => {
+            ", likely the MTU: native XDP needs an MTU that fits in a page on this device and its peer (this kernel has no xdp.frags, Linux 5.18+)"
+        }
+        Some(nix::errno::Errno::EOPNOTSUPP) => ", likely a driver without native XDP: try --mode skb",
+        _ => "",
+    }
+}
+
 /// Runs `attempt` with the kernel's `xdp:bpf_xdp_link_attach_failed`
-/// tracepoint enabled in a tracefs instance of our own, and returns the
-/// message the kernel gave for the failure, e.g. "veth: Peer MTU is too large
-/// to set XDP". Netlink would carry it in the extended ack; for bpf_link
-/// attachments this tracepoint is the only place the kernel says it.
+/// tracepoint enabled in a tracefs instance of our own, and returns what the
+/// kernel said of the failure. Netlink would carry it in the extended ack;
+/// for bpf_link attachments this tracepoint is the only place the kernel
+/// says it.
 fn kernel_reason<T>(
     attempt: impl FnOnce() -> Result<T, io::Error>,
-) -> (Result<T, io::Error>, Option<String>) {
+) -> (Result<T, io::Error>, KernelReason) {
     struct Instance(PathBuf);
     impl Drop for Instance {
         fn drop(&mut self) {
@@ -414,8 +452,18 @@ fn kernel_reason<T>(
             let _ = fs::remove_dir(&self.0);
         }
     }
-    let instance = crate::bpffs::tracefs().and_then(|root| {
+    let tracefs = crate::bpffs::tracefs();
+    if let Some(root) = &tracefs {
         remove_dead_instances(&root.join("instances"));
+    }
+    // A feature probe, not a version check: the event's directory.
+    if tracefs
+        .as_ref()
+        .is_some_and(|root| !root.join("events/xdp").join(ATTACH_FAILED_EVENT).exists())
+    {
+        return (attempt(), KernelReason::NoTracepoint);
+    }
+    let instance = tracefs.and_then(|root| {
         let dir = root
             .join("instances")
             .join(format!("{TRACE_INSTANCE_PREFIX}{}", std::process::id()));
@@ -424,7 +472,9 @@ fn kernel_reason<T>(
         fs::write(
             instance
                 .0
-                .join("events/xdp/bpf_xdp_link_attach_failed/enable"),
+                .join("events/xdp")
+                .join(ATTACH_FAILED_EVENT)
+                .join("enable"),
             "1",
         )
         .ok()?;
@@ -438,5 +488,8 @@ fn kernel_reason<T>(
             .filter_map(|l| l.split_once("errmsg=").map(|(_, m)| m.trim().to_owned()))
             .rfind(|m| !m.is_empty())
     });
-    (result, message)
+    (
+        result,
+        message.map_or(KernelReason::Unknown, KernelReason::Said),
+    )
 }

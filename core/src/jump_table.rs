@@ -528,6 +528,7 @@ mod tests {
 
     fn object(progs: &[&str], maps: &[(&str, bpf_map_type, u32)]) -> ObjectSummary {
         ObjectSummary {
+            frags_global: false,
             license: "GPL".into(),
             programs: progs
                 .iter()
@@ -539,6 +540,7 @@ mod tests {
                     instructions: 2,
                     tail_calls: Vec::new(),
                     map_program: false,
+                    source_lines: Vec::new(),
                 })
                 .collect(),
             maps: maps

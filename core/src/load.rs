@@ -12,7 +12,7 @@ use aya_obj::{
     EbpfSectionKind,
 };
 
-use crate::elf::{MapSummary, ObjectSummary};
+use crate::elf::{MapSummary, ObjectSummary, ProgramSummary};
 
 /// `--max-entries MAP=N`: the size of a map the object leaves to user space.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +147,39 @@ impl LoadError {
     }
 }
 
+/// Loads one of the objects built into the binaries (the peer's XDP_PASS,
+/// the bench floor, the traffic generator) and its XDP program `program`,
+/// as plain XDP where the kernel has no xdp.frags (before 5.18).
+pub fn load_embedded(object: &'static [u8], program: &str) -> Result<Ebpf, LoadError> {
+    let plain;
+    let bytes = if crate::sys::xdp_frags_supported() {
+        object
+    } else {
+        plain = crate::elf::inspect_for(object, crate::elf::Frags::Dropped)
+            .ok()
+            .and_then(|i| i.rewritten);
+        plain.as_deref().unwrap_or(object)
+    };
+    let mut ebpf = EbpfLoader::new().load(bytes).map_err(object_error)?;
+    embedded_program(&mut ebpf, program)?
+        .load()
+        .map_err(|source| LoadError::Program {
+            name: program.to_owned(),
+            source,
+        })?;
+    Ok(ebpf)
+}
+
+/// The XDP program `name` of an object [`load_embedded`] loaded.
+pub fn embedded_program<'e>(ebpf: &'e mut Ebpf, name: &str) -> Result<&'e mut Xdp, LoadError> {
+    ebpf.program_mut(name)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| LoadError::Program {
+            name: name.to_owned(),
+            source: ProgramError::NotLoaded,
+        })
+}
+
 /// Map name → where aya opens the map if pinned there, or pins the map it creates.
 pub type MapPinPaths = Vec<(String, PathBuf)>;
 
@@ -156,7 +189,13 @@ pub type MapPinPaths = Vec<(String, PathBuf)>;
 /// is pinned by aya in /sys/fs/bpf, as libbpf does: give every such map a
 /// path to keep it elsewhere.
 pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<Ebpf, LoadError> {
+    let no_frags = 0u8;
     let mut loader = EbpfLoader::new();
+    if summary.frags_global && !crate::sys::xdp_frags_supported() {
+        // An object that asks (kern/common.h) learns the kernel has no
+        // frags; one without that global is left as it is.
+        loader.override_global(crate::elf::FRAGS_GLOBAL, &no_frags, false);
+    }
     // The summary's sizes, --max-entries applied (aya sizes perf event arrays).
     for map in summary
         .maps
@@ -185,9 +224,7 @@ pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<
                 name: prog.name.clone(),
                 source: ProgramError::NotLoaded,
             })?;
-        program
-            .load()
-            .map_err(|err| program_error(&prog.name, err))?;
+        program.load().map_err(|err| program_error(prog, err))?;
     }
     Ok(ebpf)
 }
@@ -250,22 +287,27 @@ fn object_error(err: aya::EbpfError) -> LoadError {
     }
 }
 
-fn program_error(name: &str, err: ProgramError) -> LoadError {
+fn program_error(prog: &ProgramSummary, err: ProgramError) -> LoadError {
     match err {
         ProgramError::LoadError {
             io_error,
             verifier_log,
         } => {
             let log = verifier_log.to_string();
+            let mut rejection = crate::verifier::explain(&log);
+            if io_error.raw_os_error() == Some(nix::errno::Errno::ENOSPC as i32) {
+                rejection = rejection.log_filled();
+            }
+            rejection.locate(&prog.source_lines);
             LoadError::Verifier {
-                name: name.to_owned(),
-                rejection: crate::verifier::explain(&log),
+                name: prog.name.clone(),
+                rejection,
                 log,
                 source: io_error,
             }
         }
         source => LoadError::Program {
-            name: name.to_owned(),
+            name: prog.name.clone(),
             source,
         },
     }

@@ -17,10 +17,7 @@
 
 use std::{fs, io, path::PathBuf};
 
-use aya::{
-    programs::{links::FdLink, Xdp, XdpMode as AttachMode},
-    EbpfLoader,
-};
+use aya::programs::{links::FdLink, XdpMode as AttachMode};
 use serde::Serialize;
 
 use crate::{
@@ -44,7 +41,7 @@ pub enum PeerError {
         source: NetdevError,
     },
     #[error("loading kern/xdp_pass.elf")]
-    LoadPass(#[source] aya::EbpfError),
+    LoadPass(#[source] crate::load::LoadError),
     #[error("attaching xdp_pass to {peer}")]
     Attach {
         peer: String,
@@ -218,15 +215,10 @@ fn attach_pass(
         peer: peer_name.to_owned(),
         source,
     };
-    let mut ebpf = EbpfLoader::new()
-        .load(PASS_OBJECT)
-        .map_err(PeerError::LoadPass)?;
-    let program: &mut Xdp = ebpf
-        .program_mut(PASS_PROGRAM)
-        .ok_or(aya::programs::ProgramError::NotLoaded)
-        .and_then(TryInto::try_into)
-        .map_err(attach_err)?;
-    program.load().map_err(attach_err)?;
+    let mut ebpf =
+        crate::load::load_embedded(PASS_OBJECT, PASS_PROGRAM).map_err(PeerError::LoadPass)?;
+    let program =
+        crate::load::embedded_program(&mut ebpf, PASS_PROGRAM).map_err(PeerError::LoadPass)?;
     let link = in_peer_netns(&iface.name, peer, || {
         program
             .attach_to_if_index(peer.ifindex, AttachMode::Driver)

@@ -2,8 +2,8 @@
 //! opening a pin read-only, what a link runs and where, a program by id, an
 //! XDP bpf_link with no netlink fallback (aya attaches through netlink when
 //! BPF_LINK_CREATE says EINVAL, and such an attachment cannot be pinned),
-//! pinning it, and pointing a link at another program. Everything else goes
-//! through aya.
+//! pinning it, pointing a link at another program, and probing whether the
+//! kernel takes xdp.frags programs. Everything else goes through aya.
 
 use std::{
     ffi::CString,
@@ -16,7 +16,8 @@ use std::{
 };
 
 use aya_obj::generated::{
-    bpf_attach_type, bpf_attr, bpf_cmd, bpf_link_info, bpf_link_type, BPF_F_RDONLY,
+    bpf_attach_type, bpf_attr, bpf_cmd, bpf_insn, bpf_link_info, bpf_link_type, bpf_prog_type,
+    BPF_F_RDONLY, BPF_F_XDP_HAS_FRAGS,
 };
 
 fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
@@ -35,6 +36,42 @@ fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
     } else {
         Ok(ret)
     }
+}
+
+/// Whether the kernel loads XDP programs with BPF_F_XDP_HAS_FRAGS
+/// (multi-buffer XDP, `xdp.frags`, Linux 5.18+): a feature probe, loading
+/// `r0 = XDP_PASS; exit` with the flag once per process. Kernels before
+/// refuse the unknown flag with EINVAL; any other refusal (no privilege) is
+/// not a missing feature, and the real load reports it.
+pub fn xdp_frags_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        // BPF_MOV64_IMM(BPF_REG_0, XDP_PASS); BPF_EXIT_INSN()
+        let mut insns: [bpf_insn; 2] = unsafe { std::mem::zeroed() };
+        insns[0].code = 0xb7;
+        insns[0].imm = 2;
+        insns[1].code = 0x95;
+        let license = c"GPL";
+        // SAFETY: bpf_attr is plain data; all-zero is its documented default.
+        let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+        // SAFETY: writing plain-data fields of the BPF_PROG_LOAD member.
+        unsafe {
+            let load = &mut attr.__bindgen_anon_3;
+            load.prog_type = bpf_prog_type::BPF_PROG_TYPE_XDP as u32;
+            load.insn_cnt = insns.len() as u32;
+            load.insns = insns.as_ptr() as u64;
+            load.license = license.as_ptr() as u64;
+            load.prog_flags = BPF_F_XDP_HAS_FRAGS;
+        }
+        match bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr) {
+            Ok(fd) => {
+                // SAFETY: the kernel just returned this fd to us alone.
+                drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+                true
+            }
+            Err(e) => e.raw_os_error() != Some(nix::errno::Errno::EINVAL as i32),
+        }
+    })
 }
 
 /// BPF_OBJ_GET, with BPF_F_RDONLY when `read_only`: a reader tells the

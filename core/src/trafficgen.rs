@@ -21,9 +21,7 @@ const PROGRAM: &str = "xdp_trafficgen";
 #[derive(Debug, thiserror::Error)]
 pub enum TrafficgenError {
     #[error("loading kern/xdp_trafficgen.elf")]
-    Load(#[source] aya::EbpfError),
-    #[error("loading the generator program")]
-    Program(#[source] aya::programs::ProgramError),
+    Load(#[source] crate::load::LoadError),
     #[error("sending on ifindex {ifindex} (BPF_PROG_TEST_RUN with live frames needs kernel 5.18)")]
     Send {
         ifindex: u32,
@@ -62,16 +60,9 @@ const PER_CALL: u32 = 1 << 18;
 
 /// Sends `traffic` until its duration is up; returns how much was sent.
 pub fn send(traffic: &Traffic) -> Result<Sent, TrafficgenError> {
-    let mut ebpf = aya::EbpfLoader::new()
-        .load(OBJECT)
-        .map_err(TrafficgenError::Load)?;
-    let program: &mut Xdp = ebpf
-        .program_mut(PROGRAM)
-        .ok_or(aya::programs::ProgramError::NotLoaded)
-        .and_then(TryInto::try_into)
-        .map_err(TrafficgenError::Program)?;
-    program.load().map_err(TrafficgenError::Program)?;
-    let program: &Xdp = program;
+    let mut ebpf = crate::load::load_embedded(OBJECT, PROGRAM).map_err(TrafficgenError::Load)?;
+    let program: &Xdp =
+        crate::load::embedded_program(&mut ebpf, PROGRAM).map_err(TrafficgenError::Load)?;
     // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }:
     // the kernel wants data_end = the frame's size, data and data_meta 0.
     let mut ctx = [0u8; 24];

@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use crate::elf::SourcePlace;
+
 /// One line of the program's C source, as the verifier log names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SourceLine {
@@ -47,7 +49,67 @@ pub struct Rejection {
     pub fix: Option<&'static str>,
 }
 
+/// The message of a log cut off when its buffer filled.
+const LOG_FILLED: &str = "the verifier's log filled before it finished (before Linux 6.4 the load then fails with ENOSPC and the reason is lost)";
+
 impl Rejection {
+    /// For a load refused with ENOSPC: the log filled its buffer, and
+    /// kernels before 6.4 then fail whatever the refusal was and keep only
+    /// the log's start. Where the walk had got to stays (the last
+    /// instruction and its line); the usual cause of a log that long is a
+    /// walk the verifier cannot bound.
+    #[must_use]
+    pub fn log_filled(mut self) -> Self {
+        self.message = LOG_FILLED.to_owned();
+        if let Some(walk) = CAUSES
+            .iter()
+            .find(|c| c.matches.contains(&"BPF program is too large"))
+        {
+            self.cause = Some(walk.cause);
+            self.fix = Some(walk.fix);
+        }
+        self
+    }
+
+    /// Fills in the file and line from the program's BTF line info when the
+    /// log gives only the source text (kernels before 6.4): the line of the
+    /// failing instruction, if its text is the one the log printed (an index
+    /// past the main function, in a subprogram, is not looked up).
+    pub fn locate(&mut self, lines: &[SourcePlace]) {
+        if self.place().is_some() {
+            return;
+        }
+        let Some(index) = self
+            .insn
+            .as_deref()
+            .and_then(|insn| insn.split_once(':'))
+            .and_then(|(n, _)| n.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        let Some(found) = lines
+            .iter()
+            .filter(|l| l.insn <= index)
+            .max_by_key(|l| l.insn)
+        else {
+            return;
+        };
+        match &mut self.source {
+            Some(source) if source.text == found.text.trim_end() => {
+                source.file = Some(found.file.clone());
+                source.line = Some(found.line);
+            }
+            Some(_) => {}
+            None => {
+                self.source = Some(SourceLine {
+                    file: Some(found.file.clone()),
+                    line: Some(found.line),
+                    text: found.text.trim_end().to_owned(),
+                });
+            }
+        }
+    }
+
     /// `at FILE:LINE` when the log names the source line.
     pub fn place(&self) -> Option<String> {
         let source = self.source.as_ref()?;
@@ -177,6 +239,12 @@ const CAUSES: &[Cause] = &[
         fix: "give the loop a constant bound as well (`for (i = 0; i < 64 && i < n; i++)`), use bpf_loop() (5.17+), or split the work across tail calls",
     },
     Cause {
+        // What a kernel says of a helper newer than itself: it has no name for it.
+        matches: &["invalid func unknown#"],
+        cause: "the program calls a helper this kernel does not have: one added in a newer kernel (its number is in the message, the source line shows the call), e.g. bpf_xdp_get_buff_len (#188, Linux 5.18)",
+        fix: "run a kernel that has it (`bpftool feature probe kernel | grep bpf_` lists the helpers here), or build a variant of the program without that call for this kernel",
+    },
+    Cause {
         matches: &["unknown func", "cannot use helper"],
         cause: "the program calls a helper this kernel does not have, or one XDP programs may not call",
         fix: "use the XDP counterpart (bpf_xdp_load_bytes for bpf_skb_load_bytes, bpf_xdp_adjust_head for bpf_skb_adjust_room); `bpftool feature probe` lists the helpers XDP may use here",
@@ -237,6 +305,63 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         let source = explain(&log).source.expect("a source line");
         assert_eq!((source.file, source.line), (None, None));
         assert_eq!(source.text, "return data[100] ? XDP_PASS : XDP_DROP;");
+    }
+
+    #[test]
+    fn the_objects_line_info_gives_the_place_a_kernel_left_out() {
+        let log = PACKET.replace(" @ verifier_reject.c:11", "");
+        let place = |insn, line, text: &str| SourcePlace {
+            insn,
+            file: "verifier_reject.c".into(),
+            line,
+            text: text.into(),
+        };
+        let lines = [
+            place(0, 10, "void *data = (void *)(long)ctx->data;"),
+            place(1, 11, "return data[100] ? XDP_PASS : XDP_DROP;"),
+            place(4, 12, "}"),
+        ];
+        let mut r = explain(&log);
+        r.locate(&lines);
+        assert_eq!(r.place().as_deref(), Some("verifier_reject.c:11"));
+        // A record whose text is not the log's (a subprogram's index) is not taken.
+        let mut r = explain(&log);
+        r.locate(&lines[..1]);
+        assert_eq!(r.place(), None);
+        // A log that names the place keeps it.
+        let mut r = explain(PACKET);
+        r.locate(&[place(1, 99, "return data[100] ? XDP_PASS : XDP_DROP;")]);
+        assert_eq!(r.place().as_deref(), Some("verifier_reject.c:11"));
+    }
+
+    #[test]
+    fn a_helper_newer_than_the_kernel_is_named_as_such() {
+        // Linux 5.10 on the skeleton's count(): the helper came in 5.18.
+        let log = "; rec->rx_bytes += bpf_xdp_get_buff_len(ctx);\n12: (bf) r1 = r6\n13: (85) call unknown#188\ninvalid func unknown#188\nprocessed 14 insns\n";
+        let r = explain(log);
+        assert_eq!(r.message, "invalid func unknown#188");
+        assert!(r
+            .cause
+            .is_some_and(|c| c.contains("a helper this kernel does not have")));
+        assert_eq!(
+            r.source.map(|s| s.text).as_deref(),
+            Some("rec->rx_bytes += bpf_xdp_get_buff_len(ctx);")
+        );
+    }
+
+    #[test]
+    fn a_log_that_filled_its_buffer_keeps_where_the_walk_was() {
+        // 6.1 on an unbounded loop: the log ends mid-walk, the errno is ENOSPC.
+        let log = "; sum += i; @ rejected_loop.c:19\n14: (61) r1 = *(u32 *)(r10 -4)        ; R1_w=scalar()\n";
+        let r = explain(log).log_filled();
+        assert!(
+            r.message.starts_with("the verifier's log filled"),
+            "{}",
+            r.message
+        );
+        assert_eq!(r.insn.as_deref(), Some("14: (61) r1 = *(u32 *)(r10 -4)"));
+        assert_eq!(r.place().as_deref(), Some("rejected_loop.c:19"));
+        assert!(r.cause.is_some_and(|c| c.contains("cannot bound a loop")));
     }
 
     #[test]

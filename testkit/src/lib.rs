@@ -32,6 +32,40 @@ pub fn kernel() -> bool {
     false
 }
 
+/// Whether the running kernel has the tracepoint `event` (a feature probe
+/// that needs no tracefs mount: each trace event has its output function
+/// among the kernel's symbols).
+pub fn has_tracepoint(event: &str) -> bool {
+    has_kernel_symbol(&format!("trace_raw_output_{event}"))
+}
+
+/// Whether the running kernel has multi-buffer XDP (xdp.frags, 5.18+): its
+/// helper bpf_xdp_get_buff_len among the kernel's symbols. Where it lacks
+/// it, tests of jumbo frames in native mode expect the loader's refusal.
+pub fn has_xdp_frags() -> bool {
+    has_kernel_symbol("bpf_xdp_get_buff_len")
+}
+
+fn has_kernel_symbol(name: &str) -> bool {
+    let symbol = format!(" {name}");
+    std::fs::read_to_string("/proc/kallsyms")
+        .expect("reading /proc/kallsyms")
+        .lines()
+        .any(|l| l.ends_with(&symbol))
+}
+
+/// Asserts a native load at MTU 9000 failed as it must on a kernel without
+/// xdp.frags: one line, the attach refused for the MTU.
+pub fn assert_refused_for_the_mtu(out: &Run) {
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(
+        out.stderr.contains("native XDP attach refused: ERANGE")
+            && out.stderr.contains("likely the MTU"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -311,11 +345,11 @@ impl Testbed {
         bridge
     }
 
-    /// Another tool's program on `ifname` in namespace a: kern/xdp_pass.elf
-    /// attached through netlink in generic mode, as `ip link` does. Returns
-    /// its program id.
+    /// Another tool's program on `ifname` in namespace a:
+    /// kern/tests/other_tool.elf attached through netlink in generic mode, as
+    /// `ip link` does. Returns its program id.
     pub fn attach_netlink_generic(&self, ifname: &str) -> u64 {
-        let pass = kern_object("xdp_pass.elf");
+        let pass = kern_object("tests/other_tool.elf");
         // `ip -n` runs in a mount namespace of its own with a fresh /sys, and
         // iproute2 then builds its bpffs tree (tc/globals, ip, xdp) in the
         // first bpffs it finds in /proc/mounts: another test's pin dir. Its
@@ -334,7 +368,7 @@ impl Testbed {
                 "obj",
             ])
             .arg(&pass)
-            .args(["sec", "xdp.frags"])
+            .args(["sec", "xdp"])
             .output()
             .expect("spawning ip")
             .into();

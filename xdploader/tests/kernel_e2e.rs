@@ -134,8 +134,13 @@ fn native_mode_at_mtu_9000_with_frags() {
     for (ns, ifname) in [(&bed.ns_a, &bed.if_a), (&bed.ns_b, &bed.if_b)] {
         testkit::sh(&["ip", "-n", ns, "link", "set", "dev", ifname, "mtu", "9000"]);
     }
-    let out = load(&bed, &pins, &["--mode", "native", "--json"]);
-    assert_eq!(out.json()["attached"][0]["mode"], "native");
+    let out = load(&bed, &pins, &["--mode", "native"]);
+    if !testkit::has_xdp_frags() {
+        // Before 5.18 a veth takes no native XDP above a page.
+        testkit::assert_refused_for_the_mtu(&out);
+        return;
+    }
+    assert!(out.success().contains("in native mode"), "{out:#?}");
     // 8000-byte payload: 8042-byte frames, more than a page, so multi-buffer.
     assert_eq!(bed.ping_a_from_b(3, 8000), 3);
     assert_eq!(counters(&pins, "XDP_PASS"), (3, 3 * (8000 + 42)));

@@ -770,7 +770,8 @@ fn force_replaces_another_tools_program_and_puts_it_back_when_the_load_fails() {
     let out = load(&bed, &pins, &bed.if_a, &["--force", "--mode", "skb"]);
     let stdout = out.success();
     assert!(
-        stdout.contains("replaced xdp_pass") && stdout.contains("through netlink in skb mode"),
+        stdout.contains("replaced xdp_other_tool")
+            && stdout.contains("through netlink in skb mode"),
         "{stdout}"
     );
     assert_eq!(bed.ping_a_from_b(2, 56), 2);

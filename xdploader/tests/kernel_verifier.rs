@@ -103,7 +103,14 @@ fn each_common_rejection_is_explained_at_its_source_line() {
             )),
             "{first}"
         );
-        assert!(first.contains(case.message), "{first}");
+        // A kernel before 6.4 whose log filled (the 1M-instruction walk)
+        // fails with ENOSPC whatever the refusal was, and says so.
+        let message = if first.contains("(ENOSPC: ") {
+            "the verifier's log filled before it finished"
+        } else {
+            case.message
+        };
+        assert!(first.contains(message), "{first}");
         // Every other line is indented: the explanation under the error.
         assert!(lines[1..].iter().all(|l| l.starts_with("  ")), "{lines:#?}");
         let field = |name: &str| {

@@ -180,6 +180,11 @@ fn echo_at_mtu_9000_in_native_mode_answers_jumbo_pings() {
         &kern_object("echo.elf"),
         &["--mode", "native", "--json"],
     );
+    if !testkit::has_xdp_frags() {
+        // Before 5.18 a veth takes no native XDP above a page.
+        testkit::assert_refused_for_the_mtu(&out);
+        return;
+    }
     let report = out.json();
     assert_eq!(report["attached"][0]["mode"], "native");
     assert_eq!(report["peer_warnings"], serde_json::json!([]));

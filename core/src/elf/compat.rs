@@ -72,6 +72,17 @@ pub(super) fn aya_section_name(name: &str) -> Option<&'static str> {
     })
 }
 
+/// The plain XDP section an `xdp.frags` section becomes on a kernel without
+/// multi-buffer XDP (`xdp.frags/<name>` as aya would read it, then plain).
+pub(super) fn without_frags(name: &str) -> Option<&'static str> {
+    match aya_section_name(name).unwrap_or(name) {
+        "xdp.frags" => Some("xdp"),
+        "xdp.frags/devmap" => Some("xdp/devmap"),
+        "xdp.frags/cpumap" => Some("xdp/cpumap"),
+        _ => None,
+    }
+}
+
 impl Rewrites {
     pub fn is_empty(&self) -> bool {
         self.renames.is_empty() && self.zero.is_empty() && !self.hide_btf_values
@@ -607,6 +618,11 @@ mod tests {
         assert_eq!(aya_section_name("xdp/firewall"), Some("xdp"));
         assert_eq!(aya_section_name("xdp_ingress"), Some("xdp"));
         assert_eq!(aya_section_name("xdp.frags/big"), Some("xdp.frags"));
+        assert_eq!(super::without_frags("xdp.frags"), Some("xdp"));
+        assert_eq!(super::without_frags("xdp.frags/big"), Some("xdp"));
+        assert_eq!(super::without_frags("xdp.frags/devmap"), Some("xdp/devmap"));
+        assert_eq!(super::without_frags("xdp/devmap"), None);
+        assert_eq!(super::without_frags("xdp"), None);
         // samples/bpf's bpf_load.c: any section starting with "xdp".
         assert_eq!(aya_section_name("xdp1"), Some("xdp"));
         assert_eq!(aya_section_name("xdp_prog"), Some("xdp"));

@@ -72,7 +72,16 @@ pub struct ObjectSummary {
     /// __ksym`) or unresolved externs. aya 0.14 links neither.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub externs: Vec<Extern>,
+    /// It defines [`FRAGS_GLOBAL`]: the loader sets it to 0 on a kernel
+    /// without multi-buffer XDP.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub frags_global: bool,
 }
+
+/// The `const volatile` global an object may define to learn whether the
+/// kernel has multi-buffer XDP (kern/common.h's `xdp_has_frags`): 1 unless
+/// the loader sets it to 0, before loading, on a kernel without it.
+pub const FRAGS_GLOBAL: &str = "xdp_has_frags";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Extern {
@@ -115,6 +124,23 @@ pub struct ProgramSummary {
     /// cpumap entry, never on an interface, so it is never the entry.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub map_program: bool,
+    /// Where its instructions come from in the C source (the object's BTF
+    /// line info, `-g`): kernels before 6.4 print only the text in a
+    /// verifier log, and the file and line are found here.
+    #[serde(skip)]
+    pub source_lines: Vec<SourcePlace>,
+}
+
+/// One BTF line-info record: the first instruction of a C source line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePlace {
+    /// The instruction's index in the program, as the verifier counts.
+    pub insn: u32,
+    /// The file's name without its directories, as the kernel prints it.
+    pub file: String,
+    pub line: u32,
+    /// The line's text, leading blanks trimmed (as the kernel prints it).
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,6 +240,23 @@ pub fn map_type_name(map_type: u32) -> String {
 
 /// Inspects an object. Needs no privileges and never touches the kernel.
 pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
+    inspect_for(data, Frags::Kept)
+}
+
+/// What becomes of `xdp.frags` programs in the bytes handed to aya.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frags {
+    /// Loaded as the object says.
+    Kept,
+    /// Loaded as plain XDP programs (`xdp.frags` → `xdp`, `xdp.frags/devmap`
+    /// → `xdp/devmap`), for a kernel without multi-buffer XDP (before 5.18),
+    /// which refuses the flag. A program that also calls the frags helpers
+    /// is then refused by the verifier, which names the helper.
+    Dropped,
+}
+
+/// [`inspect`], with `xdp.frags` programs kept or made plain XDP programs.
+pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
     let elf = check_container(data)?;
     let legacy = map_defs::legacy_maps(&elf)?;
     let mut declared: HashMap<String, Vec<DeclaredSlot>> = HashMap::new();
@@ -228,7 +271,15 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
         if section.kind() != object::SectionKind::Text {
             continue;
         }
-        if let Some(new) = compat::aya_section_name(name) {
+        let frags_dropped = (frags == Frags::Dropped)
+            .then(|| compat::without_frags(name))
+            .flatten();
+        if let Some(new) = frags_dropped {
+            rewrites.renames.push((section.index().0, new));
+            rewritten_for_aya.push(format!(
+                "section {name} loaded as {new}: this kernel has no xdp.frags (multi-buffer XDP, Linux 5.18+)"
+            ));
+        } else if let Some(new) = compat::aya_section_name(name) {
             rewrites.renames.push((section.index().0, new));
             rewritten_for_aya.push(format!("section {name} read as {new}"));
         } else if name != ".text"
@@ -281,6 +332,7 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
         })
         .collect();
 
+    let btf_strings = obj.btf.as_ref().map(btf_string_table).unwrap_or_default();
     let mut programs: Vec<(usize, u64, ProgramSummary)> = obj
         .programs
         .iter()
@@ -311,6 +363,7 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
                 instructions: function.map_or(0, |f| f.instructions.len()),
                 tail_calls,
                 map_program,
+                source_lines: function.map_or_else(Vec::new, |f| source_places(&btf_strings, f)),
             };
             (section, address, summary)
         })
@@ -388,6 +441,9 @@ pub fn inspect(data: &[u8]) -> Result<Inspected, ElfError> {
             needs_kernel_btf: obj.has_btf_relocations(),
             rewritten_for_aya,
             externs: externs(&elf),
+            frags_global: elf
+                .symbols()
+                .any(|s| s.is_definition() && s.name() == Ok(FRAGS_GLOBAL)),
         },
         rewritten,
     })
@@ -542,6 +598,55 @@ fn program_sections(elf: &ElfFile64<'_, Endianness>) -> Vec<String> {
 
 /// A name read from the file, as it may appear in a one-line message:
 /// control characters escaped (a fuzzed section name held a newline).
+/// The string section of an object's BTF (empty when it has none).
+fn btf_string_table(btf: &aya_obj::btf::Btf) -> Vec<u8> {
+    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len,
+    //   type_off, type_len, str_off, str_len; }, native-endian as written.
+    let bytes = btf.to_bytes();
+    let field = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    match (field(4), field(16), field(20)) {
+        (Some(hdr_len), Some(str_off), Some(str_len)) => bytes
+            .get(hdr_len + str_off..hdr_len + str_off + str_len)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// A function's line-info records as source places (aya_obj has made their
+/// offsets instruction indices within the function); line 0 and records
+/// whose strings are missing are left out.
+fn source_places(strings: &[u8], function: &aya_obj::Function) -> Vec<SourcePlace> {
+    let string_at = |off: u32| {
+        let rest = strings.get(off as usize..)?;
+        let end = rest.iter().position(|b| *b == 0)?;
+        std::str::from_utf8(&rest[..end]).ok()
+    };
+    function
+        .line_info
+        .line_info
+        .iter()
+        .filter_map(|record| {
+            // BPF_LINE_INFO_LINE_NUM: the line is the top 22 bits.
+            let line = record.line_col >> 10;
+            if line == 0 {
+                return None;
+            }
+            let file = string_at(record.file_name_off)?;
+            Some(SourcePlace {
+                insn: record.insn_off,
+                file: file.rsplit('/').next().unwrap_or(file).to_owned(),
+                line,
+                text: string_at(record.line_off)?.trim_start().to_owned(),
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn shown(name: &str) -> String {
     name.chars()
         .flat_map(|c| {

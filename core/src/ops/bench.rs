@@ -95,24 +95,10 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
         .any(|p| p.name == prepared.entry && p.frags);
 
     // The floor: an empty XDP_PASS program (frags, so every size runs).
-    let mut floor_obj = aya::EbpfLoader::new()
-        .load(crate::peer::PASS_OBJECT)
-        .map_err(|e| Error::Load(load::LoadError::Object(e)))?;
-    let floor: &mut aya::programs::Xdp = floor_obj
-        .program_mut(crate::peer::PASS_PROGRAM)
-        .and_then(|p| p.try_into().ok())
-        .ok_or_else(|| {
-            Error::Load(load::LoadError::Program {
-                name: crate::peer::PASS_PROGRAM.to_owned(),
-                source: aya::programs::ProgramError::NotLoaded,
-            })
-        })?;
-    floor.load().map_err(|source| {
-        Error::Load(load::LoadError::Program {
-            name: crate::peer::PASS_PROGRAM.to_owned(),
-            source,
-        })
-    })?;
+    let mut floor_obj = load::load_embedded(crate::peer::PASS_OBJECT, crate::peer::PASS_PROGRAM)
+        .map_err(Error::Load)?;
+    let floor =
+        load::embedded_program(&mut floor_obj, crate::peer::PASS_PROGRAM).map_err(Error::Load)?;
 
     let mut skipped = Vec::new();
     let frames = match &opts.frames {

@@ -99,10 +99,35 @@ pub struct Prepared {
     pub jump_tables: JumpTables,
     pub devmap: DevmapPlan,
     pub interfaces: Vec<Interface>,
+    /// What this kernel lacks that the object asks for, and what the load
+    /// does instead (one sentence each).
+    pub degraded: Vec<String>,
 }
 
 pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
-    let (data, inspected) = read_object(&opts.file)?;
+    let (data, mut inspected) = read_object(&opts.file)?;
+    // xdp.frags on a kernel without multi-buffer XDP (before 5.18): the
+    // programs are loaded as plain XDP programs, found by probing.
+    let mut degraded = Vec::new();
+    let frags: Vec<&str> = inspected
+        .summary
+        .xdp_programs()
+        .filter(|p| p.frags)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !frags.is_empty() && !crate::sys::xdp_frags_supported() {
+        degraded.push(format!(
+            "this kernel has no xdp.frags (multi-buffer XDP, Linux 5.18+): {} loaded as plain XDP, so native mode needs an MTU that fits in a page",
+            frags.join(", ")
+        ));
+        inspected =
+            crate::elf::inspect_for(&data, crate::elf::Frags::Dropped).map_err(|source| {
+                Error::Elf {
+                    file: opts.file.display().to_string(),
+                    source,
+                }
+            })?;
+    }
     let record = crate::state::LoadRecord {
         object: opts.file.clone(),
         sha256: sha256_hex(&data),
@@ -133,6 +158,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
         jump_tables,
         devmap,
         interfaces,
+        degraded,
     })
 }
 
@@ -168,6 +194,9 @@ pub struct LoadReport {
     /// Peer fixes that failed: the program is attached, but frames it sends
     /// to that peer may be lost.
     pub peer_warnings: Vec<String>,
+    /// What this kernel lacks, and what the load did instead.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
     /// How to undo this load, as the binary that did it was invoked (the
     /// binary fills in its own name: only it knows whether it is on the PATH).
     pub unload_command: String,
@@ -303,6 +332,7 @@ pub fn execute_unless(
         attached,
         peers,
         peer_warnings,
+        degraded: prepared.degraded,
         unload_command,
     })
 }

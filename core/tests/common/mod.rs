@@ -12,6 +12,8 @@ pub fn load_in_private_bpffs(data: &[u8], summary: &ObjectSummary) -> Ebpf {
     let paths: Vec<_> = summary
         .maps
         .iter()
+        // Global data (.rodata) is the object's own, never pinned.
+        .filter(|m| !m.global_data)
         .map(|m| (m.name.clone(), pins.path().join(&m.name)))
         .collect();
     load::load(data, summary, &paths).expect("the object loads")

@@ -214,6 +214,9 @@ impl fmt::Display for LoadText<'_> {
         for warning in &report.peer_warnings {
             writeln!(f, "warning: {warning}")?;
         }
+        for note in &report.degraded {
+            writeln!(f, "note: {note}")?;
+        }
         writeln!(f, "detach with: {}", report.unload_command)
     }
 }
