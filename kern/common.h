@@ -36,7 +36,6 @@ struct {
 #define dbg(fmt, ...) do { } while (0)
 #endif
 
-#ifndef XDP_FIXTURE
 /* Whether the kernel has multi-buffer XDP (xdp.frags and
  * bpf_xdp_get_buff_len, Linux 5.18+). xdploader sets it to 0 before loading
  * where its probe says no, and loads the xdp.frags programs as plain XDP.
@@ -51,10 +50,6 @@ static __always_inline __u64 frame_len(struct xdp_md *ctx)
 		return ctx->data_end - ctx->data;
 	return bpf_xdp_get_buff_len(ctx);
 }
-#else
-/* The fixtures of kern/tests/ show object formats, not kernels: no global. */
-#define frame_len(ctx) bpf_xdp_get_buff_len(ctx)
-#endif
 
 /* Counts the frame under its verdict and returns the verdict, so every exit
  * path reads `return count(ctx, XDP_X);`. Bytes are the whole frame, all

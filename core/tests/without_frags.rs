@@ -33,7 +33,7 @@ fn frags_programs_become_plain_xdp_with_their_code_tail_calls_and_lines() {
     let bytes = dropped.rewritten.as_deref().expect("rewritten for aya");
     let reread = inspect(bytes).unwrap();
     assert!(reread.summary.xdp_programs().all(|p| !p.frags));
-    // The skeleton asks to be told (kern/common.h); the fixtures do not.
+    // The skeleton asks to be told (kern/common.h); a program without it does not.
     assert!(kept.summary.frags_global && dropped.summary.frags_global);
     let fixture = std::fs::read(kern_object("tests/other_tool.elf")).unwrap();
     assert!(!inspect(&fixture).unwrap().summary.frags_global);

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Fixture: XDP_PASS in a plain "xdp" section (not frags-aware), so native
  * mode on a veth with MTU 9000 is refused by the kernel. */
-/* Counted as kern/'s own programs count, so it also loads where the kernel
- * has no frags helpers (before 5.18): the knob of common.h, kept here. */
-#undef XDP_FIXTURE
 #include "../common.h"
 
 SEC("xdp")
