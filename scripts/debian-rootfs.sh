@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# debian-rootfs.sh DIR: a fresh Debian 12 root filesystem in DIR, made the way
-# a debian/bookworm64 Vagrant box is: Debian's 6.1 kernel and initramfs,
+# debian-rootfs.sh DIR [RELEASE]: a fresh Debian root filesystem in DIR
+# (RELEASE bookworm, Debian 12, by default; or trixie, Debian 13), made the
+# way a debian/bookworm64 (debian/trixie64) Vagrant box is: the release's
+# kernel (6.1; 6.12) and initramfs,
 # systemd, sshd, sudo, rsync, DHCP on the first NIC, and a `vagrant` user
 # with Vagrant's insecure public key and password-less sudo. Nothing of the
 # project is in it: scripts/provision-test.sh and scripts/vagrant-e2e.sh
@@ -8,11 +10,16 @@
 # XDP_VM_MIRROR overrides the Debian mirror (default deb.debian.org).
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 DIR" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 DIR [bookworm|trixie]" >&2
     exit 2
 fi
 DIR=$1
+RELEASE=${2:-bookworm}
+case $RELEASE in
+    bookworm | trixie) ;;
+    *) echo "debian-rootfs.sh: release $RELEASE: bookworm or trixie" >&2; exit 2 ;;
+esac
 MIRROR=${XDP_VM_MIRROR:-http://deb.debian.org}
 # The public half of the key pair every Vagrant release ships: boxes carry it
 # so the first `vagrant up` can log in (vagrant then puts a fresh key in).
@@ -36,10 +43,10 @@ mmdebstrap --quiet --variant=minbase --include="$PACKAGES" \
     --customize-hook='chroot "$1" chown -R vagrant:vagrant /home/vagrant/.ssh; chmod 0700 "$1/home/vagrant/.ssh"; chmod 0600 "$1/home/vagrant/.ssh/authorized_keys"' \
     --customize-hook='printf "auto lo\niface lo inet loopback\nauto eth0\niface eth0 inet dhcp\n" > "$1/etc/network/interfaces"' \
     --customize-hook='echo "/dev/vda / ext4 defaults 0 1" > "$1/etc/fstab"; echo xdp-vm > "$1/etc/hostname"' \
-    bookworm "$DIR" \
-    "deb $MIRROR/debian bookworm main" \
-    "deb $MIRROR/debian bookworm-updates main" \
-    "deb $MIRROR/debian-security bookworm-security main"
+    "$RELEASE" "$DIR" \
+    "deb $MIRROR/debian $RELEASE main" \
+    "deb $MIRROR/debian $RELEASE-updates main" \
+    "deb $MIRROR/debian-security $RELEASE-security main"
 
 # The CAs added to the host's trust by hand (a TLS-inspecting proxy's, say:
 # in its bundle, in no file of the ca-certificates package): the guest

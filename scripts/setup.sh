@@ -5,7 +5,9 @@
 #   setup.sh --test   also what only the test command needs
 #   setup.sh --run    packages and bpffs, no cargo: for running binaries that
 #                     are built already (root in the VM has no toolchain)
-#   setup.sh --print-packages [--test]   the package list, one a line, and nothing else
+#   setup.sh --print-packages [--test|--guest-test]   the package list, one a
+#                     line, and nothing else (--guest-test: what a guest needs
+#                     to run the kernel tests built here)
 set -euo pipefail
 
 # xdp-tools: its BPF objects are third-party test input for the loader.
@@ -14,12 +16,17 @@ PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
 # Only the test command needs these (`setup.sh --test`): shellcheck lints the
 # scripts, vagrant validates the Vagrantfile offline, and mmdebstrap, qemu and
 # e2fsprogs make and boot the Debian 12 guest of scripts/provision-test.sh.
-TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs prometheus graphviz dpkg-dev man-db)
+# The tests themselves run a Prometheus server, graphviz's dot, man and git,
+# here and in the guests that run the suite (`--print-packages --guest-test`).
+GUEST_TEST_PACKAGES=(prometheus graphviz man-db git)
+TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs dpkg-dev
+               "${GUEST_TEST_PACKAGES[@]}")
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" = --print-packages ]; then
     [ "${2:-}" = --test ] && PACKAGES+=("${TEST_PACKAGES[@]}")
+    [ "${2:-}" = --guest-test ] && PACKAGES+=("${GUEST_TEST_PACKAGES[@]}")
     printf '%s\n' "${PACKAGES[@]}"
     exit 0
 fi

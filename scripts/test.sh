@@ -23,8 +23,10 @@ cargo build --workspace --bins -q
 cargo test --workspace --no-fail-fast
 # Every benchmark, a few iterations, no timing asserted: they never rot.
 bash scripts/bench.sh --smoke >/dev/null
-# The VM, tier 2 (~5 min): provision.sh in a fresh Debian 12 root file system,
-# then that system booted under qemu with Debian's 6.1 kernel, running the tools.
+# The VM, tier 2 (~20 min): provision.sh in a fresh Debian 12 root file
+# system, then that system booted under qemu with Debian's 6.1 kernel: the
+# tools as a user runs them, two systemd boots, and the whole test suite
+# built above (every kernel test on 6.1). Other kernels: scripts/kernel-matrix.sh.
 if [ -n "${XDP_SKIP_VM:-}" ]; then
     echo "test.sh: SKIPPED scripts/provision-test.sh (XDP_SKIP_VM is set)" >&2
     if [ "${CI:-}" = true ]; then

@@ -1,0 +1,144 @@
+# Shared by scripts/provision-test.sh and scripts/kernel-matrix.sh (sourced,
+# not run): a Debian root file system prepared on the host, the workspace's
+# kernel test suite staged in it, and the guest booted under qemu.
+# shellcheck shell=bash
+
+# in_root_of ROOT CMD...: CMD in the guest file system, as root, in a mount
+# namespace of its own (all these mounts go with it). /proc/sys is read-only
+# there, so provision.sh's `sysctl -p` cannot change the host's kernel: it
+# says so and goes on, as in a container.
+in_root_of() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    unshare --mount --pid --fork --propagation private -- bash -euc '
+        root=$1; shift
+        mount -t proc proc "$root/proc"
+        mount --bind "$root/proc/sys" "$root/proc/sys"
+        mount -o remount,bind,ro "$root/proc/sys"
+        mount --rbind /dev "$root/dev"
+        exec chroot "$root" "$@"' in_root_of "$@"
+}
+
+# guest_image ROOT IMAGE: ROOT as an ext4 file system image with room to
+# spare (the tests write pins, logs and namespaces' state).
+guest_image() {
+    local size_mib=$(( $(du -sm "$1" | cut -f1) * 12 / 10 + 512 ))
+    mkfs.ext4 -q -F -L xdp-vm -d "$1" "$2" "${size_mib}M"
+}
+
+# boot_guest LOG KERNEL INITRD IMAGE [KERNEL ARGS...]: boots IMAGE once under
+# qemu (TCG: this machine has no usable KVM), its serial console in LOG.
+# GUEST_TIMEOUT bounds it; QEMU_PID is set while it runs, for a cleanup trap.
+boot_guest() {
+    local log=$1 kernel=$2 initrd=$3 image=$4 start=$SECONDS
+    shift 4
+    timeout "${GUEST_TIMEOUT:-1200}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
+        -display none -monitor none -no-reboot -serial "file:$log" \
+        -kernel "$kernel" -initrd "$initrd" \
+        -append "root=/dev/vda rw console=ttyS0 panic=-1 net.ifnames=0 $*" \
+        -drive "file=$image,format=raw,if=virtio" -nic none &
+    QEMU_PID=$!
+    wait "$QEMU_PID" || true
+    QEMU_PID=
+    echo "guest ($(basename "$log")): $((SECONDS - start)) s"
+}
+
+# The test binaries' list and the init that runs them, inside the guest.
+SUITE_LIST=/etc/xdp-suite.list
+SUITE_INIT=/sbin/xdp-suite-init
+
+# suite_stage ROOT: builds the workspace's tests on the host (cargo test
+# --no-run, the binaries, kern/) and puts them into ROOT at the workspace's
+# own absolute path: the test binaries find kern/ and target/debug/ there as
+# they do here (CARGO_MANIFEST_DIR is compiled in). Installs what the tests
+# run (scripts/setup.sh's packages and the guest's test packages) into ROOT
+# and writes the init that runs every test binary as root with CI=true, one
+# line per binary on the console, then powers off.
+suite_stage() {
+    local root=$1 ws list exe f
+    ws=$(pwd -P)
+    make -s -C kern
+    cargo build --workspace --bins -q
+    list=$(cargo test --workspace --no-run --message-format=json -q 2>/dev/null | python3 -c '
+import json, os, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(os.path.dirname(m["manifest_path"]), m["executable"])')
+    [ -n "$list" ] || { echo "suite_stage: cargo listed no test binaries" >&2; return 1; }
+    # The Prometheus test starts its own server: none at boot (masked before
+    # the package could enable it).
+    mkdir -p "$root/etc/systemd/system"
+    ln -sf /dev/null "$root/etc/systemd/system/prometheus.service"
+    # shellcheck disable=SC2046 # a package list, one word each
+    in_root_of "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        $(bash scripts/setup.sh --print-packages --guest-test) >/dev/null
+    # The sources, the built objects and the binaries; not the rest of
+    # target/. And .git: a test checks --version against `git rev-parse`.
+    mkdir -p "$root$ws"
+    { git ls-files -z --cached --others --exclude-standard; find kern -name '*.elf' -print0; printf '.git\0'; } |
+        tar -c --null -T - | tar -x -C "$root$ws"
+    mkdir -p "$root$ws/target/debug/deps"
+    for f in target/debug/xdploader target/debug/statswatch; do
+        objcopy --strip-debug "$f" "$root$ws/$f"
+    done
+    while read -r _ exe; do
+        objcopy --strip-debug "$exe" "$root$exe"
+    done <<<"$list"
+    printf '%s\n' "$list" > "$root$SUITE_LIST"
+    SUITE_EXPECTED=$(grep -c . <<<"$list")
+    cat > "$root$SUITE_INIT" <<'INIT'
+#!/bin/bash
+# PID 1 of a kernel-suite guest (scripts/guest-lib.sh): the mounts a Debian
+# system has, then every test binary of the workspace as root with CI=true
+# (a skipped kernel test fails), from its crate's directory as cargo runs it.
+# One "xdp-suite: result" line per binary; a failing binary's whole output.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /run
+mount -t bpf bpf /sys/fs/bpf
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+hostname xdp-suite
+ip link set lo up
+export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=true
+echo "xdp-suite: kernel $(uname -r)"
+while read -r dir exe; do
+    name=$(basename "$exe")
+    name=${name%-*}
+    start=$(date +%s)
+    out=$(cd "$dir" && timeout 1500 "$exe" 2>&1)
+    rc=$?
+    result=$(grep -a '^test result:' <<<"$out" | tail -1)
+    count() { grep -oE "[0-9]+ $1" <<<"$result" | cut -d' ' -f1; }
+    passed=$(count passed) failed=$(count failed) ignored=$(count ignored)
+    if [ "$rc" -ne 0 ]; then
+        printf '%s\n' "$out"
+    fi
+    echo "xdp-suite: result $name rc=$rc passed=${passed:-0} failed=${failed:-0} ignored=${ignored:-0} secs=$(( $(date +%s) - start ))"
+done < /etc/xdp-suite.list
+echo "xdp-suite: done"
+sync
+echo o > /proc/sysrq-trigger
+sleep 30
+INIT
+    chmod 0755 "$root$SUITE_INIT"
+}
+
+# suite_report LOG LABEL: what the suite's guest said, one line per test
+# binary and a total, in SUITE_PASSED/SUITE_FAILED/SUITE_SKIPPED. Returns 1
+# unless all SUITE_EXPECTED binaries (suite_stage's count) ran and exited 0
+# with nothing failed or skipped.
+suite_report() {
+    local log=$1 label=$2 expected=${SUITE_EXPECTED:?suite_stage first} got bad
+    got=$(grep -ac '^xdp-suite: result ' "$log" || true)
+    grep -a '^xdp-suite: result ' "$log" | sed 's/^xdp-suite: result /  /'
+    read -r SUITE_PASSED SUITE_FAILED SUITE_SKIPPED < <(grep -a '^xdp-suite: result ' "$log" |
+        sed -E 's/.* passed=([0-9]+) failed=([0-9]+) ignored=([0-9]+).*/\1 \2 \3/' |
+        awk '{p += $1; f += $2; s += $3} END {print p + 0, f + 0, s + 0}')
+    bad=$(grep -a '^xdp-suite: result ' "$log" | grep -vc ' rc=0 ' || true)
+    echo "$label: $SUITE_PASSED passed, $SUITE_FAILED failed, $SUITE_SKIPPED skipped; $got of $expected test binaries ran, $bad exited non-zero"
+    [ "$got" -eq "$expected" ] && [ "$bad" -eq 0 ] && [ "$SUITE_FAILED" -eq 0 ] && [ "$SUITE_SKIPPED" -eq 0 ]
+}
