@@ -128,6 +128,8 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    #[error("program {name} is xdp.frags, and this kernel has no multi-buffer XDP (Linux 5.18+): load it as plain XDP (load::for_this_kernel)")]
+    NoFrags { name: String },
     #[error("loading program {name} failed")]
     Program {
         name: String,
@@ -147,19 +149,42 @@ impl LoadError {
     }
 }
 
+/// The object as this kernel can load it: where it has no xdp.frags
+/// (multi-buffer XDP, before 5.18, found by probing) the `xdp.frags`
+/// programs are made plain XDP programs, and the sentence saying so is
+/// returned; otherwise `inspected` as it is.
+pub fn for_this_kernel(
+    data: &[u8],
+    inspected: crate::elf::Inspected,
+) -> Result<(crate::elf::Inspected, Option<String>), crate::elf::ElfError> {
+    let frags: Vec<&str> = inspected
+        .summary
+        .xdp_programs()
+        .filter(|p| p.frags)
+        .map(|p| p.name.as_str())
+        .collect();
+    if frags.is_empty() || crate::sys::xdp_frags_supported() {
+        return Ok((inspected, None));
+    }
+    let note = format!(
+        "this kernel has no xdp.frags (multi-buffer XDP, Linux 5.18+): {} loaded as plain XDP, so native mode needs an MTU that fits in a page",
+        frags.join(", ")
+    );
+    Ok((
+        crate::elf::inspect_for(data, crate::elf::Frags::Dropped)?,
+        Some(note),
+    ))
+}
+
 /// Loads one of the objects built into the binaries (the peer's XDP_PASS,
 /// the bench floor, the traffic generator) and its XDP program `program`,
 /// as plain XDP where the kernel has no xdp.frags (before 5.18).
 pub fn load_embedded(object: &'static [u8], program: &str) -> Result<Ebpf, LoadError> {
-    let plain;
-    let bytes = if crate::sys::xdp_frags_supported() {
-        object
-    } else {
-        plain = crate::elf::inspect_for(object, crate::elf::Frags::Dropped)
-            .ok()
-            .and_then(|i| i.rewritten);
-        plain.as_deref().unwrap_or(object)
-    };
+    let plain = crate::elf::inspect(object)
+        .and_then(|inspected| for_this_kernel(object, inspected))
+        .ok()
+        .and_then(|(inspected, _)| inspected.rewritten);
+    let bytes = plain.as_deref().unwrap_or(object);
     let mut ebpf = EbpfLoader::new().load(bytes).map_err(object_error)?;
     embedded_program(&mut ebpf, program)?
         .load()
@@ -189,6 +214,15 @@ pub type MapPinPaths = Vec<(String, PathBuf)>;
 /// is pinned by aya in /sys/fs/bpf, as libbpf does: give every such map a
 /// path to keep it elsewhere.
 pub fn load(data: &[u8], summary: &ObjectSummary, pins: &MapPinPaths) -> Result<Ebpf, LoadError> {
+    // Before anything is created or pinned: a kernel without frags refuses
+    // the flag with EINVAL and no log, which would say nothing.
+    if let Some(prog) = summary.xdp_programs().find(|p| p.frags) {
+        if !crate::sys::xdp_frags_supported() {
+            return Err(LoadError::NoFrags {
+                name: prog.name.clone(),
+            });
+        }
+    }
     let no_frags = 0u8;
     let mut loader = EbpfLoader::new();
     if summary.frags_global && !crate::sys::xdp_frags_supported() {

@@ -13,7 +13,7 @@ use aya::{
     Ebpf,
 };
 use etherparse::PacketBuilder;
-use xdp_core::{elf, stats::StatsMap};
+use xdp_core::stats::StatsMap;
 
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
@@ -27,9 +27,7 @@ const IP6_CLIENT: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
 const IP6_NOBODY: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99];
 
 fn echo() -> Ebpf {
-    let data = std::fs::read(testkit::kern_object("echo.elf")).unwrap();
-    let summary = elf::inspect(&data).unwrap().summary;
-    common::load_in_private_bpffs(&data, &summary)
+    common::load_in_private_bpffs("echo.elf").0
 }
 
 /// Runs the program on `frame`: the verdict and the frame it leaves.

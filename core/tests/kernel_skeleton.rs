@@ -13,7 +13,7 @@ use aya::{
 };
 use etherparse::{PacketBuilder, VlanId};
 use xdp_core::{
-    elf, jump_table,
+    jump_table,
     stats::{action_index, ActionStats, StatsMap},
 };
 
@@ -30,11 +30,9 @@ const IP6_B: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
 /// The skeleton loaded (not attached) with its jump table filled.
 fn skeleton() -> Ebpf {
-    let data = std::fs::read(testkit::kern_object("xdp.elf")).unwrap();
-    let summary = elf::inspect(&data).unwrap().summary;
+    let (ebpf, summary) = common::load_in_private_bpffs("xdp.elf");
     let entry = jump_table::entry_program(&summary, &Default::default(), &[]).unwrap();
     assert_eq!(entry, "xdp_skeleton");
-    let ebpf = common::load_in_private_bpffs(&data, &summary);
     let tables = jump_table::plan(&summary, &entry, None, &[]).unwrap();
     assert_eq!(tables.tables.len(), 1, "the skeleton has a jump table");
     jump_table::fill(&ebpf, &tables).unwrap();

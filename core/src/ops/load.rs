@@ -105,29 +105,13 @@ pub struct Prepared {
 }
 
 pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
-    let (data, mut inspected) = read_object(&opts.file)?;
-    // xdp.frags on a kernel without multi-buffer XDP (before 5.18): the
-    // programs are loaded as plain XDP programs, found by probing.
-    let mut degraded = Vec::new();
-    let frags: Vec<&str> = inspected
-        .summary
-        .xdp_programs()
-        .filter(|p| p.frags)
-        .map(|p| p.name.as_str())
-        .collect();
-    if !frags.is_empty() && !crate::sys::xdp_frags_supported() {
-        degraded.push(format!(
-            "this kernel has no xdp.frags (multi-buffer XDP, Linux 5.18+): {} loaded as plain XDP, so native mode needs an MTU that fits in a page",
-            frags.join(", ")
-        ));
-        inspected =
-            crate::elf::inspect_for(&data, crate::elf::Frags::Dropped).map_err(|source| {
-                Error::Elf {
-                    file: opts.file.display().to_string(),
-                    source,
-                }
-            })?;
-    }
+    let (data, inspected) = read_object(&opts.file)?;
+    let (inspected, degraded) =
+        load::for_this_kernel(&data, inspected).map_err(|source| Error::Elf {
+            file: opts.file.display().to_string(),
+            source,
+        })?;
+    let degraded: Vec<String> = degraded.into_iter().collect();
     let record = crate::state::LoadRecord {
         object: opts.file.clone(),
         sha256: sha256_hex(&data),

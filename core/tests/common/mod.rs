@@ -7,7 +7,15 @@ use xdp_core::{elf::ObjectSummary, load};
 /// once (the maps live on in the Ebpf): aya pins a map that asks to be
 /// pinned by name in /sys/fs/bpf unless given a path, and parallel tests
 /// would then share one stats_map.
-pub fn load_in_private_bpffs(data: &[u8], summary: &ObjectSummary) -> Ebpf {
+/// `object` is read from kern/ and taken as this kernel can load it
+/// (`load::for_this_kernel`: plain XDP where there is no xdp.frags).
+/// Returns the loaded object and its summary.
+pub fn load_in_private_bpffs(object: &str) -> (Ebpf, ObjectSummary) {
+    let data = std::fs::read(testkit::kern_object(object)).expect("reading the object");
+    let inspected = xdp_core::elf::inspect(&data).expect("the object inspects");
+    let (inspected, _) = load::for_this_kernel(&data, inspected).expect("the object inspects");
+    let summary = inspected.summary;
+    let data = inspected.rewritten.unwrap_or(data);
     let pins = testkit::Bpffs::new();
     let paths: Vec<_> = summary
         .maps
@@ -16,5 +24,6 @@ pub fn load_in_private_bpffs(data: &[u8], summary: &ObjectSummary) -> Ebpf {
         .filter(|m| !m.global_data)
         .map(|m| (m.name.clone(), pins.path().join(&m.name)))
         .collect();
-    load::load(data, summary, &paths).expect("the object loads")
+    let ebpf = load::load(&data, &summary, &paths).expect("the object loads");
+    (ebpf, summary)
 }
