@@ -98,6 +98,8 @@ pub struct Watcher {
     last: Sample,
     intervals: u64,
     rates: Vec<(String, Histogram<u64>)>,
+    /// Where each action's histogram is in `rates`.
+    rate_slots: std::collections::HashMap<String, usize>,
     /// With --errors: the counters and their last reading.
     errors: Option<(ErrorCounters, Vec<ErrorRow>)>,
     names: InterfaceNames,
@@ -115,6 +117,7 @@ impl Watcher {
             last,
             intervals: 0,
             rates: Vec::new(),
+            rate_slots: std::collections::HashMap::new(),
             names: InterfaceNames::for_pins(map.path()),
             map,
             errors: errors.map(|counters| (counters, Vec::new())),
@@ -131,26 +134,39 @@ impl Watcher {
         }
         let now = sample(&self.map, self.per_cpu)?;
         let seconds = now.at.duration_since(self.last.at).as_secs_f64().max(1e-9);
+        // Rows come in index order every time: the same position is the
+        // same row, looked for elsewhere only if not (a 4,096-entry map
+        // would otherwise cost 16M comparisons a tick).
         let actions: Vec<RateRow> = now
             .rows
             .iter()
-            .map(|row| {
-                let before = self
-                    .last
-                    .rows
-                    .iter()
-                    .find(|r| r.index == row.index && !map_replaced);
+            .enumerate()
+            .map(|(i, row)| {
+                let before = if map_replaced {
+                    None
+                } else {
+                    self.last
+                        .rows
+                        .get(i)
+                        .filter(|r| r.index == row.index)
+                        .or_else(|| self.last.rows.iter().find(|r| r.index == row.index))
+                };
                 rate_row(row, before, seconds)
             })
             .collect();
-        for row in &actions {
+        for (i, row) in actions.iter().enumerate() {
             let pps = row.pps.round() as u64;
-            match self.rates.iter_mut().find(|(a, _)| *a == row.action) {
+            let known = match self.rates.get(i) {
+                Some((action, _)) if *action == row.action => Some(i),
+                _ => self.rate_slots.get(&row.action).copied(),
+            };
+            match known.map(|k| &mut self.rates[k]) {
                 Some((_, histogram)) => histogram.saturating_record(pps),
                 None => {
                     let mut histogram =
                         Histogram::new(3).expect("3 significant digits is a valid precision");
                     histogram.saturating_record(pps);
+                    self.rate_slots.insert(row.action.clone(), self.rates.len());
                     self.rates.push((row.action.clone(), histogram));
                 }
             }
