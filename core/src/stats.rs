@@ -97,6 +97,10 @@ pub struct StatsMap {
     path: PathBuf,
     id: u32,
     map: PerCpuArray<MapData, Datarec>,
+    /// The same map, for batch reads (aya has none).
+    fd: std::os::fd::OwnedFd,
+    /// Whether the kernel took a batch read (BPF_MAP_LOOKUP_BATCH, 5.6+).
+    batch: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for StatsMap {
@@ -169,6 +173,15 @@ impl StatsMap {
                 value_size: info.value_size(),
             });
         }
+        let fd = std::os::fd::AsFd::as_fd(data.fd())
+            .try_clone_to_owned()
+            .map_err(|e| StatsError::Read {
+                path: path.clone(),
+                source: MapError::SyscallError(aya::sys::SyscallError {
+                    call: "dup",
+                    io_error: e,
+                }),
+            })?;
         let map =
             PerCpuArray::try_from(Map::PerCpuArray(data)).map_err(|source| StatsError::Read {
                 path: path.clone(),
@@ -178,6 +191,8 @@ impl StatsMap {
             path,
             id: info.id(),
             map,
+            fd,
+            batch: std::cell::Cell::new(true),
         })
     }
 
@@ -196,6 +211,12 @@ impl StatsMap {
     /// Reads every row, summing every possible CPU (offline CPUs included: a
     /// CPU that went offline keeps what it counted).
     pub fn read(&self, keep_per_cpu: bool) -> Result<Vec<ActionStats>, StatsError> {
+        if self.batch.get() {
+            match self.read_batch(keep_per_cpu) {
+                Some(rows) => return Ok(rows),
+                None => self.batch.set(false),
+            }
+        }
         (0..self.map.len())
             .map(|index| {
                 let values = self.map.get(&index, 0).map_err(|source| StatsError::Read {
@@ -218,6 +239,52 @@ impl StatsMap {
                 })
             })
             .collect()
+    }
+}
+
+impl StatsMap {
+    /// Every row in one BPF_MAP_LOOKUP_BATCH (a 4,096-entry map is one
+    /// syscall, not 4,096). None when the kernel refuses it (before 5.6):
+    /// the caller then reads key by key.
+    fn read_batch(&self, keep_per_cpu: bool) -> Option<Vec<ActionStats>> {
+        let cpus = aya::util::nr_cpus().ok()?;
+        let record = size_of::<Datarec>();
+        let mut values = Vec::new();
+        let count = self.map.len();
+        let read = crate::sys::array_lookup_batch(
+            std::os::fd::AsFd::as_fd(&self.fd),
+            count,
+            cpus * record,
+            &mut values,
+        )
+        .ok()?;
+        if read != count {
+            return None;
+        }
+        let rows = values
+            .chunks_exact(cpus * record)
+            .zip(0..)
+            .map(|(entry, index)| {
+                let per_cpu: Vec<Datarec> = entry
+                    .chunks_exact(record)
+                    .map(|r| Datarec {
+                        rx_packets: u64::from_ne_bytes(r[..8].try_into().unwrap_or_default()),
+                        rx_bytes: u64::from_ne_bytes(r[8..].try_into().unwrap_or_default()),
+                    })
+                    .collect();
+                let (packets, bytes) = per_cpu.iter().fold((0u64, 0u64), |(p, b), rec| {
+                    (p.wrapping_add(rec.rx_packets), b.wrapping_add(rec.rx_bytes))
+                });
+                ActionStats {
+                    index,
+                    action: row_label(index),
+                    packets,
+                    bytes,
+                    per_cpu: if keep_per_cpu { per_cpu } else { Vec::new() },
+                }
+            })
+            .collect();
+        Some(rows)
     }
 }
 

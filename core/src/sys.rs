@@ -38,6 +38,42 @@ fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
     }
 }
 
+/// BPF_MAP_LOOKUP_BATCH of a whole array map (Linux 5.6+): the values of
+/// keys 0.. in one call instead of one call per key, into `values`,
+/// `value_len` bytes each (for a per-CPU map: the possible CPUs times the
+/// value size rounded up to 8). Returns how many entries were read.
+pub fn array_lookup_batch(
+    map: BorrowedFd<'_>,
+    count: u32,
+    value_len: usize,
+    values: &mut Vec<u8>,
+) -> io::Result<u32> {
+    let mut keys = vec![0u32; count as usize];
+    values.resize(count as usize * value_len, 0);
+    let mut out_batch = 0u32;
+    // SAFETY: bpf_attr is plain data; all-zero is its documented default.
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: writing plain-data fields of the batch member; the buffers
+    // outlive the call and hold `count` keys and values.
+    unsafe {
+        let batch = &mut attr.batch;
+        batch.out_batch = std::ptr::from_mut(&mut out_batch) as u64;
+        batch.keys = keys.as_mut_ptr() as u64;
+        batch.values = values.as_mut_ptr() as u64;
+        batch.count = count;
+        batch.map_fd = map.as_raw_fd() as u32;
+    }
+    match bpf(bpf_cmd::BPF_MAP_LOOKUP_BATCH, &mut attr) {
+        // ENOENT: the end of the map was reached; count says how far.
+        Ok(_) => Ok(unsafe { attr.batch.count }),
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOENT as i32) => {
+            // SAFETY: the kernel wrote the count it copied back into attr.
+            Ok(unsafe { attr.batch.count })
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether the kernel loads XDP programs with BPF_F_XDP_HAS_FRAGS
 /// (multi-buffer XDP, `xdp.frags`, Linux 5.18+): a feature probe, loading
 /// `r0 = XDP_PASS; exit` with the flag once per process. Kernels before
