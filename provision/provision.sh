@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provisions a Debian 12 machine for xdp-skeleton-rs (the Vagrantfile runs it
+# Provisions a Debian 12 or 13 machine for xdp-skeleton-rs (the Vagrantfile runs it
 # as root with the project directory as $1; it works on bare metal too):
 # packages, a Rust toolchain only if no cargo >= MSRV is there, a release
 # build of the workspace and kern/, the binaries on the PATH, the tuning
