@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 # shellcheck source=scripts/guest-lib.sh
 . scripts/guest-lib.sh
-ROWS=${XDP_MATRIX:-host 6.1 6.12 5.10}
+ROWS=${XDP_MATRIX-host 6.1 6.12 5.10}  # set but empty: only XDP_MATRIX_EXTRA's rows
 MIRROR=${XDP_VM_MIRROR:-http://deb.debian.org}
 
 fail() { echo "kernel-matrix: FAILED: $*" >&2; exit 1; }
@@ -62,8 +62,8 @@ debian_row() {
         line=$(grep -aE '^kernel [^ ]+ \(Debian '"$release"'\).* passed, ' "$WORK/provision-$release.log" | tail -1 || true)
         if [ -n "$line" ]; then
             # "kernel K (Debian R), S s: P passed, F failed, X skipped; ..."
-            sed -E "s/^kernel ([^ ]+) .*, ([0-9]+) s: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \3 \4 \5 \2 $label/" \
-                <<<"$line" >> "$RESULTS"
+            # The label holds slashes (debian/trixie64): appended, not in the sed.
+            echo "$(sed -E 's/^kernel ([^ ]+) .*, ([0-9]+) s: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \3 \4 \5 \2/' <<<"$line") $label" >> "$RESULTS"
         else
             echo "kernel-matrix: $label: provision-test failed before the suite (above)" >&2
             echo "$release - - - - $label" >> "$RESULTS"
