@@ -82,8 +82,8 @@ measure() { # runs inside the namespace: prints "<tool> <microseconds>" lines an
     # statswatch's cost while watching at 1 s: CPU time (getrusage, start-up
     # included) over wall time, as a percentage of one core. Python's fork is
     # charged to the child, so /bin/true measured the same way is subtracted.
-    xdploader_job
-    echo "statswatch_cpu_pct $(python3 -c '
+    watch_cpu_pct() { # MAP: statswatch watching it at 1 s, % of one core
+        python3 -c '
 import resource, subprocess, sys, time
 def cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -93,7 +93,10 @@ before = cpu(); start = time.monotonic()
 subprocess.run([sys.argv[1], "-file", sys.argv[2], "--interval", "1", "--count", sys.argv[3]],
                stdout=subprocess.DEVNULL, check=True)
 wall = time.monotonic() - start
-print(f"{max(cpu() - before - fork, 0) / wall * 100:.3f}")' "$STATSWATCH" "$PINS/stats_map" "$WATCH_SECS")"
+print(f"{max(cpu() - before - fork, 0) / wall * 100:.3f}")' "$STATSWATCH" "$1" "$WATCH_SECS"
+    }
+    xdploader_job
+    echo "statswatch_cpu_pct $(watch_cpu_pct "$PINS/stats_map")"
     # One read of the map: statswatch's one-shot against bpftool's dump of
     # the same pin, alternately.
     for ((i = 0; i < RUNS; i++)); do
@@ -106,17 +109,7 @@ print(f"{max(cpu() - before - fork, 0) / wall * 100:.3f}")' "$STATSWATCH" "$PINS
     # A wide map: 4,096 entries of the stats record (bpftool creates it), watched
     # at 1 s, and scraped by Prometheus's client as often as it can.
     bpftool map create "$PINS/wide" type percpu_array key 4 value 16 entries 4096 name wide
-    echo "wide_cpu_pct $(python3 -c '
-import resource, subprocess, sys, time
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-before = cpu(); subprocess.run(["/bin/true"], check=True); fork = cpu() - before
-before = cpu(); start = time.monotonic()
-subprocess.run([sys.argv[1], "-file", sys.argv[2], "--interval", "1", "--count", sys.argv[3]],
-               stdout=subprocess.DEVNULL, check=True)
-wall = time.monotonic() - start
-print(f"{max(cpu() - before - fork, 0) / wall * 100:.3f}")' "$STATSWATCH" "$PINS/wide" "$WATCH_SECS")"
+    echo "wide_cpu_pct $(watch_cpu_pct "$PINS/wide")"
     ip link set lo up  # the benchmark's own namespace: its loopback starts down
     "$STATSWATCH" --prometheus 127.0.0.1:9499 -file "$PINS/wide" >/dev/null 2>&1 &
     local exporter=$!
