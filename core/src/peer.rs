@@ -253,9 +253,9 @@ fn attach_pass(
 pub fn restore(layout: &PinLayout, iface: &str) -> Result<Vec<String>, PeerError> {
     let mut restored = Vec::new();
     let pin = layout.peer_link(iface);
-    match fs::remove_file(&pin) {
-        Ok(()) => restored.push(format!("{iface}'s peer: detached xdp_pass")),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+    match crate::sys::detach_and_unpin(&pin) {
+        Ok(true) => restored.push(format!("{iface}'s peer: detached xdp_pass")),
+        Ok(false) => {}
         Err(source) => {
             return Err(PeerError::Record {
                 action: "removing",

@@ -586,11 +586,7 @@ pub fn release_interface(layout: &PinLayout, iface: &str) -> Result<Released, St
         });
     }
     let link = layout.link(iface);
-    match fs::remove_file(&link) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(StateError::io("removing", &link)(e)),
-    }
+    crate::sys::detach_and_unpin(&link).map_err(StateError::io("removing", &link))?;
     let removed = release_records(layout, iface, &HashSet::new());
     let _ = fs::remove_file(layout.load_record(iface));
     for dir in [layout.records(iface), state] {

@@ -38,6 +38,32 @@ fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i64> {
     }
 }
 
+/// Detaches the link pinned at `path` (BPF_LINK_DETACH, 5.9+), then removes
+/// the pin. Removing the pin alone detaches only when the kernel frees the
+/// link, which it may do later: `unload` must have detached when it returns.
+/// Ok(false) when nothing is pinned there.
+pub fn detach_and_unpin(path: &Path) -> io::Result<bool> {
+    let link = match obj_get(path, false) {
+        Ok(fd) => Some(fd),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        // Not a link we can open (another kind of pin, no permission): the
+        // removal below says what is wrong, if anything.
+        Err(_) => None,
+    };
+    if let Some(link) = &link {
+        // SAFETY: bpf_attr is plain data; all-zero is its documented default.
+        let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+        attr.link_detach.link_fd = link.as_raw_fd() as u32;
+        // A kernel without it (EINVAL) detaches when the link is freed.
+        let _ = bpf(bpf_cmd::BPF_LINK_DETACH, &mut attr);
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// BPF_MAP_LOOKUP_BATCH of a whole array map (Linux 5.6+): the values of
 /// keys 0.. in one call instead of one call per key, into `values`,
 /// `value_len` bytes each (for a per-CPU map: the possible CPUs times the
