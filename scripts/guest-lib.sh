@@ -128,17 +128,22 @@ INIT
 }
 
 # suite_report LOG LABEL: what the suite's guest said, one line per test
-# binary and a total, in SUITE_PASSED/SUITE_FAILED/SUITE_SKIPPED. Returns 1
+# binary and a total, in SUITE_PASSED/SUITE_FAILED/SUITE_SKIPPED (and
+# SUITE_RAN: "binaries that ran/binaries staged"). Returns 1
 # unless all SUITE_EXPECTED binaries (suite_stage's count) ran and exited 0
 # with nothing failed or skipped.
 suite_report() {
     local log=$1 label=$2 expected=${SUITE_EXPECTED:?suite_stage first} got bad
     got=$(grep -ac '^xdp-suite: result ' "$log" || true)
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    SUITE_RAN="$got/$expected"
     grep -a '^xdp-suite: result ' "$log" | sed 's/^xdp-suite: result /  /'
     read -r SUITE_PASSED SUITE_FAILED SUITE_SKIPPED < <(grep -a '^xdp-suite: result ' "$log" |
         sed -E 's/.* passed=([0-9]+) failed=([0-9]+) ignored=([0-9]+).*/\1 \2 \3/' |
         awk '{p += $1; f += $2; s += $3} END {print p + 0, f + 0, s + 0}')
     bad=$(grep -a '^xdp-suite: result ' "$log" | grep -vc ' rc=0 ' || true)
     echo "$label: $SUITE_PASSED passed, $SUITE_FAILED failed, $SUITE_SKIPPED skipped; $got of $expected test binaries ran, $bad exited non-zero"
+    # A guest that died says why in the kernel's own words.
+    grep -aE 'Kernel panic|Out of memory|oom-kill|BUG: |Oops|soft lockup' "$log" | tail -5 || true
     [ "$got" -eq "$expected" ] && [ "$bad" -eq 0 ] && [ "$SUITE_FAILED" -eq 0 ] && [ "$SUITE_SKIPPED" -eq 0 ]
 }

@@ -34,7 +34,10 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-RESULTS=$WORK/results   # lines: "kernel passed failed skipped seconds suite-line"
+RESULTS=$WORK/results   # lines: "kernel passed failed skipped seconds ran/staged system"
+# The consoles and logs of the last run stay here (the guests' own words).
+LOGS=/var/tmp/xdp-kernel-matrix-logs
+mkdir -p "$LOGS"
 : > "$RESULTS"
 
 # host: the suite as the test command runs it, here.
@@ -46,28 +49,20 @@ host_row() {
     read -r p f s < <(grep -a '^test result:' "$log" |
         sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored.*/\1 \2 \3/' |
         awk '{p += $1; f += $2; s += $3} END {print p + 0, f + 0, s + 0}')
-    echo "$(uname -r) $p $f $s $((SECONDS - start)) this machine" >> "$RESULTS"
+    echo "$(uname -r) $p $f $s $((SECONDS - start)) - this machine" >> "$RESULTS"
 }
 
-# debian RELEASE LABEL: provision-test.sh in that release, suite included.
+# debian RELEASE LABEL: provision-test.sh in that release, suite included;
+# it writes its row, pass or fail, once the suite has run.
 debian_row() {
     local release=$1 label=$2 before
     before=$(wc -l < "$RESULTS")
-    XDP_VM_RELEASE=$release XDP_SUITE_RESULTS=$RESULTS \
-        bash scripts/provision-test.sh > "$WORK/provision-$release.log" 2>&1 || true
+    XDP_VM_RELEASE=$release XDP_SUITE_RESULTS=$RESULTS XDP_SUITE_LOG=$LOGS/suite-$release.log \
+        bash scripts/provision-test.sh > "$LOGS/provision-$release.log" 2>&1 || true
     if [ "$(wc -l < "$RESULTS")" -eq "$before" ]; then
-        # Failed before or in the suite: the counts from its report line.
-        tail -30 "$WORK/provision-$release.log"
-        local line
-        line=$(grep -aE '^kernel [^ ]+ \(Debian '"$release"'\).* passed, ' "$WORK/provision-$release.log" | tail -1 || true)
-        if [ -n "$line" ]; then
-            # "kernel K (Debian R), S s: P passed, F failed, X skipped; ..."
-            # The label holds slashes (debian/trixie64): appended, not in the sed.
-            echo "$(sed -E 's/^kernel ([^ ]+) .*, ([0-9]+) s: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \3 \4 \5 \2/' <<<"$line") $label" >> "$RESULTS"
-        else
-            echo "kernel-matrix: $label: provision-test failed before the suite (above)" >&2
-            echo "$release - - - - $label" >> "$RESULTS"
-        fi
+        tail -30 "$LOGS/provision-$release.log"
+        echo "kernel-matrix: $label: provision-test failed before the suite (above)" >&2
+        echo "$release - - - - - $label" >> "$RESULTS"
     fi
 }
 
@@ -93,10 +88,11 @@ bullseye_row() {
     start=$SECONDS
     GUEST_TIMEOUT=2400 boot_guest "$WORK/suite-5.10.log" "$WORK/vmlinuz-$version" "$WORK/initrd.img-$version" \
         "$WORK/guest-5.10.img" "init=$SUITE_INIT"
+    cp "$WORK/suite-5.10.log" "$LOGS/suite-5.10.log"
     suite_report "$WORK/suite-5.10.log" "kernel $version" || true
-    echo "$version $SUITE_PASSED $SUITE_FAILED $SUITE_SKIPPED $((SECONDS - start)) Debian 11's kernel, Debian 12's system" >> "$RESULTS"
-    # Each failing test's first line of complaint: what 5.10 lacks.
-    grep -a -A1 '^---- .* stdout ----$' "$WORK/suite-5.10.log" | grep -a 'panicked\|^xdploader:\|^statswatch:' | head -40 || true
+    echo "$version $SUITE_PASSED $SUITE_FAILED $SUITE_SKIPPED $((SECONDS - start)) $SUITE_RAN Debian 11's kernel, Debian 12's system" >> "$RESULTS"
+    # Each failing test's complaint: what 5.10 lacks.
+    grep -a '^xdploader: \|^statswatch: \|panicked at' "$WORK/suite-5.10.log" | sort | uniq -c | head -40 || true
 }
 
 # Rows another run measured: a test command's provision-test.sh run with
@@ -129,14 +125,15 @@ old, tail = rest.split(end, 1)
 rows = {}
 for line in old.splitlines():
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
-    if len(cells) == 7 and cells[0] not in ("kernel", "---"):
+    if len(cells) == 8 and cells[0] not in ("kernel", "---"):
         rows[cells[1]] = cells
 for line in open(results):
-    kernel, passed, failed, skipped, secs, label = line.split(" ", 5)
+    kernel, passed, failed, skipped, secs, ran, label = line.split(" ", 6)
     label = label.strip()
     took = "-" if secs == "-" else f"{int(secs) // 60} min {int(secs) % 60} s"
-    rows[label] = [kernel, label, passed, failed, skipped, took, f"{day}, {commit}"]
-table = "| kernel | system | passed | failed | skipped | time | run |\n|---|---|---|---|---|---|---|\n"
+    rows[label] = [kernel, label, passed, failed, skipped, ran, took, f"{day}, {commit}"]
+table = ("| kernel | system | passed | failed | skipped | test binaries run | time | run |\n"
+         "|---|---|---|---|---|---|---|---|\n")
 table += "".join("| " + " | ".join(r) + " |\n" for r in rows.values())
 open("README.md", "w").write(head + begin + table + end + tail)
 print(table, end="")

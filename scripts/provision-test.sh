@@ -24,7 +24,8 @@
 #     binary and the total; any failure fails this script.
 # XDP_VM_RELEASE=trixie does all of it in Debian 13 (6.12) instead of 12
 # (6.1); XDP_SUITE_RESULTS=FILE appends "kernel passed failed skipped secs
-# system" to FILE (scripts/kernel-matrix.sh makes the README's table from it).
+# ran/staged system" to FILE, pass or fail (scripts/kernel-matrix.sh makes the
+# README's table from it); XDP_SUITE_LOG=FILE keeps the suite's console.
 # Everything runs in a private mount namespace or in the guest: the host's
 # sysctls, mounts and network are not touched, and the work directory goes.
 set -euo pipefail
@@ -227,12 +228,15 @@ GUEST_TIMEOUT=$((GUEST_TIMEOUT * 2)) \
     boot_guest "$WORK/suite.log" "$WORK/vmlinuz" "$WORK/initrd.img" "$WORK/guest.img" "init=$SUITE_INIT"
 secs=$((SECONDS - start))
 kernel=$(sed -n 's/^xdp-suite: kernel //p' "$WORK/suite.log" | tr -d '\r')
-if ! suite_report "$WORK/suite.log" "kernel ${kernel:-?} (Debian $RELEASE), $secs s"; then
+[ -z "${XDP_SUITE_LOG:-}" ] || cp "$WORK/suite.log" "$XDP_SUITE_LOG"
+suite_ok=true
+suite_report "$WORK/suite.log" "kernel ${kernel:-?} (Debian $RELEASE), $secs s" || suite_ok=false
+[ -z "${XDP_SUITE_RESULTS:-}" ] ||
+    echo "${kernel:-?} $SUITE_PASSED $SUITE_FAILED $SUITE_SKIPPED $secs $SUITE_RAN $SYSTEM" >> "$XDP_SUITE_RESULTS"
+if [ "$suite_ok" != true ]; then
     # The failing binaries' whole output, as the guest printed it.
     grep -av '^\[ *[0-9.]*\]' "$WORK/suite.log" | grep -av '^xdp-suite: ' | tail -150
     fail "the test suite failed in the guest (kernel ${kernel:-?}): see above"
 fi
-[ -z "${XDP_SUITE_RESULTS:-}" ] ||
-    echo "$kernel $SUITE_PASSED $SUITE_FAILED $SUITE_SKIPPED $secs $SYSTEM" >> "$XDP_SUITE_RESULTS"
 echo
 echo "provision-test: ok"
