@@ -92,8 +92,8 @@ for line in sys.stdin:
 # system has, then every test binary of the workspace as root with CI=true
 # (a skipped kernel test fails), from its crate's directory as cargo runs it.
 # One "xdp-suite: result" line per binary; a failing binary's whole output.
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
