@@ -180,10 +180,15 @@ pub fn for_this_kernel(
 /// the bench floor, the traffic generator) and its XDP program `program`,
 /// as plain XDP where the kernel has no xdp.frags (before 5.18).
 pub fn load_embedded(object: &'static [u8], program: &str) -> Result<Ebpf, LoadError> {
-    let plain = crate::elf::inspect(object)
-        .and_then(|inspected| for_this_kernel(object, inspected))
-        .ok()
-        .and_then(|(inspected, _)| inspected.rewritten);
+    // Our objects need no rewrite for aya: inspected only where there is
+    // something to drop, not on every peer fix, bench or send.
+    let plain = if crate::sys::xdp_frags_supported() {
+        None
+    } else {
+        crate::elf::inspect_for(object, crate::elf::Frags::Dropped)
+            .ok()
+            .and_then(|inspected| inspected.rewritten)
+    };
     let bytes = plain.as_deref().unwrap_or(object);
     let mut ebpf = EbpfLoader::new().load(bytes).map_err(object_error)?;
     embedded_program(&mut ebpf, program)?

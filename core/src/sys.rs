@@ -91,13 +91,12 @@ pub fn array_lookup_batch(
     }
     match bpf(bpf_cmd::BPF_MAP_LOOKUP_BATCH, &mut attr) {
         // ENOENT: the end of the map was reached; count says how far.
-        Ok(_) => Ok(unsafe { attr.batch.count }),
-        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOENT as i32) => {
-            // SAFETY: the kernel wrote the count it copied back into attr.
-            Ok(unsafe { attr.batch.count })
-        }
-        Err(e) => Err(e),
+        Ok(_) => {}
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOENT as i32) => {}
+        Err(e) => return Err(e),
     }
+    // SAFETY: the kernel wrote the count it copied back into attr.
+    Ok(unsafe { attr.batch.count })
 }
 
 /// Whether the kernel loads XDP programs with BPF_F_XDP_HAS_FRAGS
