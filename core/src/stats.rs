@@ -101,6 +101,8 @@ pub struct StatsMap {
     fd: std::os::fd::OwnedFd,
     /// Whether the kernel took a batch read (BPF_MAP_LOOKUP_BATCH, 5.6+).
     batch: std::cell::Cell<bool>,
+    /// The possible CPUs: a per-CPU value's records (read once, not a tick).
+    cpus: Option<usize>,
 }
 
 impl std::fmt::Debug for StatsMap {
@@ -193,6 +195,7 @@ impl StatsMap {
             map,
             fd,
             batch: std::cell::Cell::new(true),
+            cpus: aya::util::nr_cpus().ok(),
         })
     }
 
@@ -223,22 +226,27 @@ impl StatsMap {
                     path: self.path.clone(),
                     source,
                 })?;
-                let (packets, bytes) = values.iter().fold((0u64, 0u64), |(p, b), rec| {
-                    (p.wrapping_add(rec.rx_packets), b.wrapping_add(rec.rx_bytes))
-                });
-                Ok(ActionStats {
+                Ok(action_stats(
                     index,
-                    action: row_label(index),
-                    packets,
-                    bytes,
-                    per_cpu: if keep_per_cpu {
-                        values.iter().copied().collect()
-                    } else {
-                        Vec::new()
-                    },
-                })
+                    values.iter().copied().collect(),
+                    keep_per_cpu,
+                ))
             })
             .collect()
+    }
+}
+
+/// Row `index` from its per-CPU records: their sums, and the records when asked.
+fn action_stats(index: u32, per_cpu: Vec<Datarec>, keep_per_cpu: bool) -> ActionStats {
+    let (packets, bytes) = per_cpu.iter().fold((0u64, 0u64), |(p, b), rec| {
+        (p.wrapping_add(rec.rx_packets), b.wrapping_add(rec.rx_bytes))
+    });
+    ActionStats {
+        index,
+        action: row_label(index),
+        packets,
+        bytes,
+        per_cpu: if keep_per_cpu { per_cpu } else { Vec::new() },
     }
 }
 
@@ -247,7 +255,7 @@ impl StatsMap {
     /// syscall, not 4,096). None when the kernel refuses it (before 5.6):
     /// the caller then reads key by key.
     fn read_batch(&self, keep_per_cpu: bool) -> Option<Vec<ActionStats>> {
-        let cpus = aya::util::nr_cpus().ok()?;
+        let cpus = self.cpus?;
         let record = size_of::<Datarec>();
         let mut values = Vec::new();
         let count = self.map.len();
@@ -265,23 +273,14 @@ impl StatsMap {
             .chunks_exact(cpus * record)
             .zip(0..)
             .map(|(entry, index)| {
-                let per_cpu: Vec<Datarec> = entry
+                let per_cpu = entry
                     .chunks_exact(record)
                     .map(|r| Datarec {
                         rx_packets: u64::from_ne_bytes(r[..8].try_into().unwrap_or_default()),
                         rx_bytes: u64::from_ne_bytes(r[8..].try_into().unwrap_or_default()),
                     })
                     .collect();
-                let (packets, bytes) = per_cpu.iter().fold((0u64, 0u64), |(p, b), rec| {
-                    (p.wrapping_add(rec.rx_packets), b.wrapping_add(rec.rx_bytes))
-                });
-                ActionStats {
-                    index,
-                    action: row_label(index),
-                    packets,
-                    bytes,
-                    per_cpu: if keep_per_cpu { per_cpu } else { Vec::new() },
-                }
+                action_stats(index, per_cpu, keep_per_cpu)
             })
             .collect();
         Some(rows)
