@@ -444,21 +444,13 @@ fn regroup_btf_ext(
         .get(btf_start as usize..(btf_start + btf_size) as usize)
         .ok_or_else(|| bad(".BTF past the end of the file"))?
         .to_vec();
-    let (Some(hdr_len), Some(str_off), Some(str_len)) =
-        (usize_at(&btf, 4), usize_at(&btf, 16), usize_at(&btf, 20))
-    else {
-        return Err(bad("truncated .BTF header"));
-    };
-    let strings_end = hdr_len + str_off + str_len;
+    let range = btf_strings(&btf, endian).ok_or_else(|| bad("truncated .BTF header"))?;
+    let (strings_end, str_len) = (range.end, range.len());
     let strings = btf
-        .get(hdr_len + str_off..strings_end)
+        .get(range)
         .ok_or_else(|| bad(".BTF strings past their end"))?
         .to_vec();
-    let name_at = |off: usize| {
-        let rest = strings.get(off..)?;
-        let end = rest.iter().position(|b| *b == 0)?;
-        std::str::from_utf8(&rest[..end]).ok()
-    };
+    let name_at = |off: usize| string_at(&strings, off);
     // The offset of each new name in the BTF strings (added where missing).
     let mut added = Vec::new();
     let mut name_offsets: Vec<(&str, u32)> = Vec::new();
@@ -537,6 +529,22 @@ fn regroup_btf_ext(
         headers[btf_index].sh_size.set(endian, btf.len() as u64);
     }
     Ok(())
+}
+
+/// Where the string section of BTF bytes is: `struct btf_header { u16
+/// magic; u8 version, flags; u32 hdr_len, type_off, type_len, str_off,
+/// str_len; }` (the range may run past the bytes; the caller checks).
+pub(super) fn btf_strings(btf: &[u8], endian: Endianness) -> Option<Range<usize>> {
+    let usize_at = |at: usize| super::map_defs::u32_at(btf, at, endian).map(|v| v as usize);
+    let start = usize_at(4)? + usize_at(16)?;
+    Some(start..start + usize_at(20)?)
+}
+
+/// The NUL-terminated string at `off` of a BTF string section.
+pub(super) fn string_at(strings: &[u8], off: usize) -> Option<&str> {
+    let rest = strings.get(off..)?;
+    let end = rest.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&rest[..end]).ok()
 }
 
 /// One BTF.ext subsection (`u32 rec_size`, then groups `{ u32 sec_name_off,

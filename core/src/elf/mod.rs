@@ -598,34 +598,21 @@ fn program_sections(elf: &ElfFile64<'_, Endianness>) -> Vec<String> {
 
 /// A name read from the file, as it may appear in a one-line message:
 /// control characters escaped (a fuzzed section name held a newline).
-/// The string section of an object's BTF (empty when it has none).
+/// The string section of an object's BTF (empty when it has none). aya_obj
+/// writes it out in the host's byte order.
 fn btf_string_table(btf: &aya_obj::btf::Btf) -> Vec<u8> {
-    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len,
-    //   type_off, type_len, str_off, str_len; }, native-endian as written.
     let bytes = btf.to_bytes();
-    let field = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    match (field(4), field(16), field(20)) {
-        (Some(hdr_len), Some(str_off), Some(str_len)) => bytes
-            .get(hdr_len + str_off..hdr_len + str_off + str_len)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
+    compat::btf_strings(&bytes, Endianness::default())
+        .and_then(|range| bytes.get(range))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
 }
 
 /// A function's line-info records as source places (aya_obj has made their
 /// offsets instruction indices within the function); line 0 and records
 /// whose strings are missing are left out.
 fn source_places(strings: &[u8], function: &aya_obj::Function) -> Vec<SourcePlace> {
-    let string_at = |off: u32| {
-        let rest = strings.get(off as usize..)?;
-        let end = rest.iter().position(|b| *b == 0)?;
-        std::str::from_utf8(&rest[..end]).ok()
-    };
+    let string_at = |off: u32| compat::string_at(strings, off as usize);
     function
         .line_info
         .line_info
