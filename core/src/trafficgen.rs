@@ -17,6 +17,9 @@ use serde::Serialize;
 /// kern/xdp_trafficgen.elf, built by build.rs.
 const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_trafficgen.elf"));
 const PROGRAM: &str = "xdp_trafficgen";
+/// Its map of the template's headers, and their size (TRAFFICGEN_HEADER).
+const HEADER_MAP: &str = "trafficgen_header";
+const HEADER: usize = 48;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrafficgenError {
@@ -28,6 +31,8 @@ pub enum TrafficgenError {
         #[source]
         source: aya::programs::ProgramError,
     },
+    #[error("filling the template's headers into {0}")]
+    Header(String),
     #[error("a sender thread panicked")]
     Thread,
 }
@@ -61,14 +66,20 @@ const PER_CALL: u32 = 1 << 18;
 /// Sends `traffic` until its duration is up; returns how much was sent.
 pub fn send(traffic: &Traffic) -> Result<Sent, TrafficgenError> {
     let mut ebpf = crate::load::load_embedded(OBJECT, PROGRAM).map_err(TrafficgenError::Load)?;
+    // The headers the program puts back before every send (see its source).
+    let mut header = [0u8; HEADER];
+    let n = traffic.frame.len().min(HEADER);
+    header[..n].copy_from_slice(&traffic.frame[..n]);
+    let map = ebpf
+        .map_mut(HEADER_MAP)
+        .ok_or_else(|| TrafficgenError::Header(format!("{HEADER_MAP}: no such map")))?;
+    aya::maps::Array::<_, [u8; HEADER]>::try_from(map)
+        .and_then(|mut a| a.set(0, header, 0))
+        .map_err(|e| TrafficgenError::Header(format!("{HEADER_MAP}: {e}")))?;
     let program: &Xdp =
         crate::load::embedded_program(&mut ebpf, PROGRAM).map_err(TrafficgenError::Load)?;
-    // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }:
-    // the kernel wants data_end = the frame's size, data and data_meta 0.
-    let mut ctx = [0u8; 24];
-    let size = u32::try_from(traffic.frame.len()).unwrap_or(u32::MAX);
-    ctx[4..8].copy_from_slice(&size.to_ne_bytes());
-    ctx[12..16].copy_from_slice(&traffic.ifindex.to_ne_bytes());
+    // Live frames leave by the interface they "arrive" on.
+    let ctx = crate::bench::xdp_md(traffic.frame.len(), traffic.ifindex);
     let start = Instant::now();
     let deadline = start + traffic.duration;
     let netns = std::fs::File::open("/proc/thread-self/ns/net").ok();

@@ -94,15 +94,15 @@ pub enum Command {
     )]
     Status(StatusArgs),
     /// Measure the program's cost per packet: BPF_PROG_TEST_RUN on built-in frames (or a
-    /// pcap), against an empty XDP_PASS program in the same batches; no interface touched
+    /// pcap), against an empty XDP_PASS program in the same batches; nothing attached
     #[command(
-        after_help = "Examples:\n  xdploader bench -file kern/xdp.elf\n  xdploader bench -file kern/echo.elf --frames ipv4-icmp --sizes 64,1500 --json\n  xdploader bench -file prog.o --pcap capture.pcap --batches 500"
+        after_help = "Examples:\n  xdploader bench -file kern/xdp.elf\n  xdploader bench -file kern/echo.elf --frames ipv4-icmp --sizes 64,1500 --json\n  xdploader bench -file prog.o --pcap capture.pcap --batches 500\n  ip netns exec rt xdploader bench -file kern/redirect.elf -i rt0,rt1 --frames ipv4-udp   FIB hits, redirected"
     )]
     Bench(BenchArgs),
-    /// Send UDP frames out of an interface as fast as the machine allows (live-frames test
+    /// Send UDP frames (or ICMP echo requests) out of an interface as fast as the machine allows (live-frames test
     /// runs of an XDP_TX program, as xdp-trafficgen): for benches on veth pairs
     #[command(
-        after_help = "Examples:\n  ip netns exec gen xdploader trafficgen -i veth0 --duration 5\n  xdploader trafficgen -i veth0 --size 1500 --threads 2 --dst-mac 52:54:27:27:27:25 --json\nA veth delivers only to a peer with an XDP program (or GRO on)."
+        after_help = "Examples:\n  ip netns exec gen xdploader trafficgen -i veth0 --duration 5\n  xdploader trafficgen -i veth0 --size 1500 --threads 2 --dst-mac 52:54:27:27:27:25 --json\n  xdploader trafficgen -i veth0 --icmp --dst 10.2.2.1 --dst-mac 52:54:27:27:27:25   echo requests\nA veth delivers only to a peer with an XDP program (or GRO on)."
     )]
     Trafficgen(TrafficgenArgs),
     /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
@@ -289,6 +289,16 @@ pub struct BenchArgs {
     /// The XDP ELF object
     #[arg(short = 'f', long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Fill the devmap with these interfaces, as a load would (nothing is attached); frames
+    /// arrive on the first, so a FIB lookup or a redirect takes the path it would there
+    #[arg(
+        short = 'i',
+        long = "interfaces",
+        visible_alias = "interface",
+        value_delimiter = ',',
+        value_name = "IF[,IF...]"
+    )]
+    pub interfaces: Vec<String>,
     #[command(flatten)]
     pub chain: ChainArgs,
     /// Size of a map the object leaves to user space, as a load would take it
@@ -345,6 +355,9 @@ pub struct TrafficgenArgs {
     /// Destination IPv4 address
     #[arg(long, default_value = "10.2.2.1")]
     pub dst: std::net::Ipv4Addr,
+    /// Send ICMP echo requests instead of UDP (for an echo responder such as kern/echo.elf)
+    #[arg(long)]
+    pub icmp: bool,
     /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
@@ -379,6 +392,11 @@ impl TrafficgenArgs {
         TrafficgenOptions {
             interface: self.interface.clone(),
             size: self.size as usize,
+            template: if self.icmp {
+                xdp_core::bench::Template::IcmpEcho
+            } else {
+                xdp_core::bench::Template::Udp
+            },
             dst_mac: self.dst_mac,
             src: self.src.octets(),
             dst: self.dst.octets(),
@@ -427,6 +445,7 @@ impl BenchArgs {
         };
         BenchOptions {
             file,
+            interfaces: self.interfaces.clone(),
             chain: self.chain.options(),
             max_entries: self.max_entries.clone(),
             frames,

@@ -213,3 +213,109 @@ fn trafficgen_sends_live_frames_that_the_peer_counts() {
     );
     assert_eq!(bytes % 128, 0, "frames of 128 bytes: {bytes}");
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_router_with_interfaces_is_timed_on_its_fib_hit_with_as_many_runs_as_keep_it() {
+    if !testkit::kernel() {
+        return;
+    }
+    // In a: 10.2.2.1 (the built-in frames' destination) routed out of if_a
+    // to b, whose MAC a knows; forwarding on, so the FIB lookup succeeds.
+    let bed = testkit::Testbed::new();
+    testkit::sh(&[
+        "ip",
+        "-n",
+        &bed.ns_a,
+        "route",
+        "add",
+        "10.2.2.1/32",
+        "via",
+        bed.addr_b,
+        "dev",
+        &bed.if_a,
+    ]);
+    testkit::sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &bed.ns_a,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+    ]);
+    let file = kern_object("redirect.elf").display().to_string();
+    let report = run(
+        Some(&bed.ns_a),
+        bin("xdploader"),
+        &[
+            "bench",
+            "-file",
+            &file,
+            "-i",
+            &bed.if_a,
+            "--frames",
+            "ipv4-udp",
+            "--sizes",
+            "64",
+            "--batches",
+            "3",
+            "--repeat",
+            "300",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(report["ingress"], bed.if_a.as_str(), "{report:#}");
+    let result = &report["results"][0];
+    assert_eq!(result["verdict"], "XDP_REDIRECT", "{report:#}");
+    // Each run decrements the TTL of the one buffer (255): 300 runs would
+    // end on the stack's path, 150 do not.
+    assert_eq!(result["repeat"], 150, "{report:#}");
+    assert!(
+        result["note"].as_str().unwrap().contains("rewrites"),
+        "{report:#}"
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn trafficgen_icmp_requests_are_all_answered_by_echo_though_the_kernel_recycles_frames() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = testkit::Testbed::new();
+    let pins = testkit::Bpffs::new();
+    bed.load(&pins, &kern_object("echo.elf"), &["--mode", "native"])
+        .success();
+    let stats = pins.path().join("stats_map");
+    let before = testkit::counters(&stats, "XDP_TX").0;
+    let mac_a = bed.mac(&bed.if_a, &bed.ns_a);
+    let sent = run(
+        Some(&bed.ns_b),
+        bin("xdploader"),
+        &[
+            "trafficgen",
+            "-i",
+            &bed.if_b,
+            "--icmp",
+            "--dst",
+            bed.addr_a,
+            "--dst-mac",
+            &mac_a,
+            "--duration",
+            "0.5",
+            "--json",
+        ],
+    )
+    .json();
+    let frames = sent["frames"].as_u64().unwrap();
+    let answered = testkit::counters(&stats, "XDP_TX").0 - before;
+    // A sent frame's page comes back to the generator with the echo's reply
+    // in it; unless the generator puts its headers back, only the first
+    // pool's worth (~512) would be requests.
+    assert!(
+        answered <= frames && answered * 2 > frames && frames > 4096,
+        "sent {frames}, answered {answered}"
+    );
+}

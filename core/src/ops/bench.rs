@@ -1,6 +1,8 @@
 //! `xdploader bench -file FILE`: the object loaded as `load` would (jump
-//! tables filled; no interface, no attach), its entry run on frames through
-//! BPF_PROG_TEST_RUN against an empty XDP_PASS program (see [`crate::bench`]).
+//! tables filled, the devmap too with `-i`; nothing attached), its entry run
+//! on frames through BPF_PROG_TEST_RUN against an empty XDP_PASS program (see
+//! [`crate::bench`]). With `-i` the frames arrive on the first interface, so
+//! a FIB lookup and a redirect take the path they would there.
 
 use std::path::PathBuf;
 
@@ -12,6 +14,7 @@ use super::{
 };
 use crate::{
     bench::{self, Effort, FrameKind, FrameResult},
+    devmap::{self, DevmapPlan},
     jump_table::{self, ChainOptions, JumpTables},
     load,
 };
@@ -31,6 +34,9 @@ pub enum Frames {
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
     pub file: PathBuf,
+    /// Interfaces the devmap is filled with, as a load would (nothing is
+    /// attached); frames arrive on the first.
+    pub interfaces: Vec<String>,
     pub chain: ChainOptions,
     pub max_entries: Vec<load::MaxEntries>,
     pub frames: Frames,
@@ -45,6 +51,9 @@ pub struct BenchReport {
     pub file: PathBuf,
     pub entry: String,
     pub jump_tables: JumpTables,
+    /// The interface frames arrive on (`-i`), if not the loopback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<String>,
     pub batches: u32,
     pub repeat: u32,
     pub results: Vec<FrameResult>,
@@ -58,7 +67,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
     // Read, inspected and planned exactly as a load would, on no interface.
     let prepared = load_op::prepare(&LoadOptions {
         file: opts.file.clone(),
-        interfaces: Vec::new(),
+        interfaces: opts.interfaces.clone(),
         pin_dir: opts.scratch.clone(),
         chain: opts.chain.clone(),
         devmap: None,
@@ -79,6 +88,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
         .collect();
     let ebpf = load::load(&prepared.data, &prepared.summary, &pins)?;
     jump_table::fill(&ebpf, &prepared.jump_tables)?;
+    if let DevmapPlan::Fill { map, .. } = &prepared.devmap {
+        let value_size = prepared.summary.map(map).map_or(8, |m| m.value_size);
+        devmap::fill(&ebpf, map, value_size, &prepared.interfaces)?;
+    }
+    let ingress = prepared.interfaces.first();
     let program: &aya::programs::Xdp = ebpf
         .program(&prepared.entry)
         .and_then(|p| p.try_into().ok())
@@ -122,11 +136,18 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
             frames
         }
     };
-    let results = bench::measure((program, &prepared.entry), floor, &frames, opts.effort)?;
+    let results = bench::measure(
+        (program, &prepared.entry),
+        floor,
+        &frames,
+        opts.effort,
+        ingress.map(|i| i.ifindex),
+    )?;
     Ok(BenchReport {
         file: opts.file.clone(),
         entry: prepared.entry,
         jump_tables: prepared.jump_tables,
+        ingress: ingress.map(|i| i.name.clone()),
         batches: opts.effort.batches,
         repeat: opts.effort.repeat,
         results,

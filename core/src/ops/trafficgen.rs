@@ -1,4 +1,4 @@
-//! `xdploader trafficgen -i IF`: UDP frames out of IF at the rate the
+//! `xdploader trafficgen -i IF`: UDP frames (or ICMP echo requests) out of IF at the rate the
 //! machine allows (see [`crate::trafficgen`]), for benches on veth pairs.
 
 use std::time::Duration;
@@ -14,6 +14,7 @@ pub struct TrafficgenOptions {
     pub interface: String,
     /// Frame size in bytes (without FCS).
     pub size: usize,
+    pub template: bench::Template,
     pub dst_mac: [u8; 6],
     pub src: [u8; 4],
     pub dst: [u8; 4],
@@ -25,7 +26,7 @@ pub struct TrafficgenOptions {
 pub fn run(opts: &TrafficgenOptions) -> Result<Sent, Error> {
     require_capabilities("trafficgen")?;
     let interfaces = iface::resolve(std::slice::from_ref(&opts.interface))?;
-    let frame = bench::udp_frame(opts.dst_mac, opts.src, opts.dst, opts.size)?;
+    let frame = bench::template_frame(opts.template, opts.dst_mac, opts.src, opts.dst, opts.size)?;
     Ok(trafficgen::send(&Traffic {
         ifindex: interfaces[0].ifindex,
         frame,

@@ -42,6 +42,12 @@ impl fmt::Display for BenchText<'_> {
             r.batches,
             r.repeat
         )?;
+        if let Some(ingress) = &r.ingress {
+            writeln!(
+                f,
+                "frames arrive on {ingress}; the devmap holds the -i interfaces"
+            )?;
+        }
         writeln!(
             f,
             "{:<16} {:>5} {:<13} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
