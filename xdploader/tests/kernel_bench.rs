@@ -175,47 +175,6 @@ fn a_pcap_file_is_run_frame_by_frame() {
 
 #[test]
 #[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
-fn trafficgen_sends_live_frames_that_the_peer_counts() {
-    if !testkit::kernel() {
-        return;
-    }
-    let bed = testkit::Testbed::new();
-    let pins = testkit::Bpffs::new();
-    // The receiver: a counting drop program on a, in native mode (a veth
-    // delivers what is sent into it only to a peer with XDP).
-    bed.load(&pins, &kern_object("bench_drop.elf"), &["--mode", "native"])
-        .success();
-    let stats = pins.path().join("stats_map");
-    let before = testkit::counters(&stats, "XDP_DROP").0;
-    let sent = run(
-        Some(&bed.ns_b),
-        bin("xdploader"),
-        &[
-            "trafficgen",
-            "-i",
-            &bed.if_b,
-            "--duration",
-            "0.5",
-            "--size",
-            "128",
-            "--json",
-        ],
-    )
-    .json();
-    let frames = sent["frames"].as_u64().unwrap();
-    assert!(frames > 0 && sent["mpps"].as_f64().unwrap() > 0.0, "{sent}");
-    let (dropped, bytes) = testkit::counters(&stats, "XDP_DROP");
-    let received = dropped - before;
-    // A veth ring may overflow under load: most arrive, none is invented.
-    assert!(
-        received <= frames && received * 2 > frames,
-        "sent {frames}, counted {received}"
-    );
-    assert_eq!(bytes % 128, 0, "frames of 128 bytes: {bytes}");
-}
-
-#[test]
-#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn a_router_with_interfaces_is_timed_on_its_fib_hit_with_as_many_runs_as_keep_it() {
     if !testkit::kernel() {
         return;
@@ -278,39 +237,60 @@ fn a_router_with_interfaces_is_timed_on_its_fib_hit_with_as_many_runs_as_keep_it
     );
 }
 
+/// `object` loaded on a of a fresh testbed in native mode (a veth delivers
+/// what is sent into it only to a peer with XDP), trafficgen run from b with
+/// `args` for half a second: (frames sent, what a's `action` row counted:
+/// packets, bytes).
+fn send_to_a(object: &str, action: &str, args: &[&str]) -> (u64, u64, u64) {
+    let bed = testkit::Testbed::new();
+    let pins = testkit::Bpffs::new();
+    bed.load(&pins, &kern_object(object), &["--mode", "native"])
+        .success();
+    let stats = pins.path().join("stats_map");
+    let before = testkit::counters(&stats, action);
+    let mac_a = bed.mac(&bed.if_a, &bed.ns_a);
+    let mut argv = vec![
+        "trafficgen",
+        "-i",
+        &bed.if_b,
+        "--dst",
+        bed.addr_a,
+        "--dst-mac",
+        &mac_a,
+        "--duration",
+        "0.5",
+        "--json",
+    ];
+    argv.extend_from_slice(args);
+    let sent = run(Some(&bed.ns_b), bin("xdploader"), &argv).json();
+    let frames = sent["frames"].as_u64().unwrap();
+    assert!(frames > 0 && sent["mpps"].as_f64().unwrap() > 0.0, "{sent}");
+    let after = testkit::counters(&stats, action);
+    (frames, after.0 - before.0, after.1 - before.1)
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn trafficgen_sends_live_frames_that_the_peer_counts() {
+    if !testkit::kernel() {
+        return;
+    }
+    let (frames, received, bytes) = send_to_a("bench_drop.elf", "XDP_DROP", &["--size", "128"]);
+    // A veth ring may overflow under load: most arrive, none is invented.
+    assert!(
+        received <= frames && received * 2 > frames,
+        "sent {frames}, counted {received}"
+    );
+    assert_eq!(bytes, received * 128, "frames of 128 bytes: {bytes}");
+}
+
 #[test]
 #[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn trafficgen_icmp_requests_are_all_answered_by_echo_though_the_kernel_recycles_frames() {
     if !testkit::kernel() {
         return;
     }
-    let bed = testkit::Testbed::new();
-    let pins = testkit::Bpffs::new();
-    bed.load(&pins, &kern_object("echo.elf"), &["--mode", "native"])
-        .success();
-    let stats = pins.path().join("stats_map");
-    let before = testkit::counters(&stats, "XDP_TX").0;
-    let mac_a = bed.mac(&bed.if_a, &bed.ns_a);
-    let sent = run(
-        Some(&bed.ns_b),
-        bin("xdploader"),
-        &[
-            "trafficgen",
-            "-i",
-            &bed.if_b,
-            "--icmp",
-            "--dst",
-            bed.addr_a,
-            "--dst-mac",
-            &mac_a,
-            "--duration",
-            "0.5",
-            "--json",
-        ],
-    )
-    .json();
-    let frames = sent["frames"].as_u64().unwrap();
-    let answered = testkit::counters(&stats, "XDP_TX").0 - before;
+    let (frames, answered, _) = send_to_a("echo.elf", "XDP_TX", &["--icmp"]);
     // A sent frame's page comes back to the generator with the echo's reply
     // in it; unless the generator puts its headers back, only the first
     // pool's worth (~512) would be requests.
