@@ -51,6 +51,7 @@ int xdp_redirect_fib(struct xdp_md *ctx)
 	struct iphdr *iph = NULL;
 	struct ipv6hdr *ip6h = NULL;
 	long rc;
+	__u32 action;
 
 	if ((void *)(eth + 1) > data_end)
 		return count(ctx, XDP_DROP);
@@ -90,10 +91,13 @@ int xdp_redirect_fib(struct xdp_md *ctx)
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return count(ctx, XDP_PASS);
-	/* Only towards interfaces the loader was given; checked before the
-	 * frame is changed, so the stack gets it intact otherwise. */
-	if (!bpf_map_lookup_elem(&if_redirect, &fib.ifindex))
-		return count(ctx, XDP_PASS);
+	/* Only towards interfaces the loader was given: bpf_redirect_map
+	 * returns its flags (XDP_PASS) for one that is not in the devmap. It
+	 * only records the target, so the frame is still intact for the stack
+	 * then, and is rewritten below only when it leaves here. */
+	action = bpf_redirect_map(&if_redirect, fib.ifindex, XDP_PASS);
+	if (action != XDP_REDIRECT)
+		return count(ctx, action);
 
 	if (iph)
 		ipv4_decrease_ttl(iph);
@@ -102,7 +106,7 @@ int xdp_redirect_fib(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	dbg("redirect: %d -> %d", ctx->ingress_ifindex, fib.ifindex);
-	return count(ctx, bpf_redirect_map(&if_redirect, fib.ifindex, 0));
+	return count(ctx, action);
 }
 
 char _license[] SEC("license") = "GPL";

@@ -242,6 +242,7 @@ perpacket_rows=$(
     perpacket kern/bench_chain.elf --frames ipv4-udp --sizes 64
     perpacket kern/echo.elf --frames ipv4-icmp,ipv6-udp --sizes 64,1500
     perpacket "$PP" kern/redirect.elf -i rt0,rt1 --frames ipv4-udp,ipv6-udp --sizes 64,1500
+    perpacket "$PP" kern/bench_fib.elf -i rt0 --frames ipv4-udp,ipv6-udp --sizes 64
 )
 ip netns del "$PP"
 
@@ -411,7 +412,9 @@ $perpacket_rows
 one count): the skeleton's own cost minus its own is what the skeleton's parsing and checks
 cost. \`redirect.elf\` runs in a namespace that routes the frames' destinations out of
 another veth to a known neighbour (\`-i rt0,rt1\`: the frames arrive on rt0), so every run is
-a FIB hit that rewrites the frame and redirects it.
+a FIB hit that rewrites the frame and redirects it. \`bench_fib.elf\` is the kernel's FIB
+lookup alone, as the router asks it (XDP_DROP = a hit): the router's own cost minus its
+own is what the router's code costs.
 
 ## Live packet rates on veth
 

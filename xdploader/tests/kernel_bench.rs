@@ -204,27 +204,23 @@ fn a_router_with_interfaces_is_timed_on_its_fib_hit_with_as_many_runs_as_keep_it
         "net.ipv4.ip_forward=1",
     ]);
     let file = kern_object("redirect.elf").display().to_string();
-    let report = run(
-        Some(&bed.ns_a),
-        bin("xdploader"),
-        &[
-            "bench",
-            "-file",
-            &file,
-            "-i",
-            &bed.if_a,
-            "--frames",
-            "ipv4-udp",
-            "--sizes",
-            "64",
-            "--batches",
-            "3",
-            "--repeat",
-            "300",
-            "--json",
-        ],
-    )
-    .json();
+    let args = [
+        "bench",
+        "-file",
+        &file,
+        "-i",
+        &bed.if_a,
+        "--frames",
+        "ipv4-udp",
+        "--sizes",
+        "64",
+        "--batches",
+        "3",
+        "--repeat",
+        "300",
+        "--json",
+    ];
+    let report = run(Some(&bed.ns_a), bin("xdploader"), &args).json();
     assert_eq!(report["ingress"], bed.if_a.as_str(), "{report:#}");
     let result = &report["results"][0];
     assert_eq!(result["verdict"], "XDP_REDIRECT", "{report:#}");
@@ -235,6 +231,41 @@ fn a_router_with_interfaces_is_timed_on_its_fib_hit_with_as_many_runs_as_keep_it
         result["note"].as_str().unwrap().contains("rewrites"),
         "{report:#}"
     );
+
+    // Routed out of an interface not in the devmap (not given with -i): the
+    // stack gets the frame as it came, so it is not rewritten either.
+    for args in [
+        &["link", "add", "d0", "type", "veth", "peer", "name", "d0p"][..],
+        &["link", "set", "d0", "up"],
+        &["addr", "add", "10.9.9.1/24", "dev", "d0"],
+        &[
+            "neigh",
+            "add",
+            "10.9.9.2",
+            "lladdr",
+            "52:54:00:00:09:02",
+            "dev",
+            "d0",
+            "nud",
+            "permanent",
+        ],
+        &[
+            "route",
+            "replace",
+            "10.2.2.1/32",
+            "via",
+            "10.9.9.2",
+            "dev",
+            "d0",
+        ],
+    ] {
+        testkit::sh(&[&["ip", "-n", &bed.ns_a][..], args].concat());
+    }
+    let report = run(Some(&bed.ns_a), bin("xdploader"), &args).json();
+    let result = &report["results"][0];
+    assert_eq!(result["verdict"], "XDP_PASS", "{report:#}");
+    assert_eq!(result["repeat"], 300, "{report:#}");
+    assert!(result.get("note").is_none(), "{report:#}");
 }
 
 /// `object` loaded on a of a fresh testbed in native mode (a veth delivers
