@@ -31,8 +31,8 @@ pub enum TrafficgenError {
         #[source]
         source: aya::programs::ProgramError,
     },
-    #[error("filling the template's headers into {0}")]
-    Header(String),
+    #[error("filling {HEADER_MAP} with the template's headers")]
+    Header(#[source] aya::maps::MapError),
     #[error("a sender thread panicked")]
     Thread,
 }
@@ -72,10 +72,13 @@ pub fn send(traffic: &Traffic) -> Result<Sent, TrafficgenError> {
     header[..n].copy_from_slice(&traffic.frame[..n]);
     let map = ebpf
         .map_mut(HEADER_MAP)
-        .ok_or_else(|| TrafficgenError::Header(format!("{HEADER_MAP}: no such map")))?;
+        .ok_or_else(|| aya::maps::MapError::InvalidName {
+            name: HEADER_MAP.to_owned(),
+        })
+        .map_err(TrafficgenError::Header)?;
     aya::maps::Array::<_, [u8; HEADER]>::try_from(map)
         .and_then(|mut a| a.set(0, header, 0))
-        .map_err(|e| TrafficgenError::Header(format!("{HEADER_MAP}: {e}")))?;
+        .map_err(TrafficgenError::Header)?;
     let program: &Xdp =
         crate::load::embedded_program(&mut ebpf, PROGRAM).map_err(TrafficgenError::Load)?;
     // Live frames leave by the interface they "arrive" on.
