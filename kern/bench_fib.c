@@ -4,12 +4,8 @@
  * else: XDP_DROP on a hit, XDP_PASS otherwise. It does not change the frame,
  * so a test run repeats it on one buffer. The router's cost minus this one
  * is what its own code (rewrite, devmap, count) costs. */
-#include <linux/ip.h>
-#include <linux/ipv6.h>
 #include "common.h"
-
-#define AF_INET 2
-#define AF_INET6 10
+#include "fib.h"
 
 SEC("xdp.frags")
 int xdp_bench_fib(struct xdp_md *ctx)
@@ -26,22 +22,13 @@ int xdp_bench_fib(struct xdp_md *ctx)
 
 		if ((void *)(iph + 1) > data_end)
 			return XDP_PASS;
-		fib.family = AF_INET;
-		fib.tos = iph->tos;
-		fib.l4_protocol = iph->protocol;
-		fib.tot_len = bpf_ntohs(iph->tot_len);
-		fib.ipv4_src = iph->saddr;
-		fib.ipv4_dst = iph->daddr;
+		fib_from_ipv4(&fib, iph);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6h = (void *)(eth + 1);
 
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
-		fib.family = AF_INET6;
-		fib.l4_protocol = ip6h->nexthdr;
-		fib.tot_len = bpf_ntohs(ip6h->payload_len);
-		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, sizeof(fib.ipv6_src));
-		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, sizeof(fib.ipv6_dst));
+		fib_from_ipv6(&fib, ip6h);
 	} else {
 		return XDP_PASS;
 	}

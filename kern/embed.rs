@@ -10,7 +10,7 @@ fn embed(objects: &[&str]) {
     let kern =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../kern");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
-    for file in ["Makefile", "common.h", "embed.rs"] {
+    for file in ["Makefile", "common.h", "fib.h", "embed.rs"] {
         println!("cargo:rerun-if-changed={}", kern.join(file).display());
     }
     for name in objects {

@@ -14,11 +14,8 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include "common.h"
+#include "fib.h"
 
-/* From linux/socket.h, which -target bpf cannot include. */
-#define AF_INET 2
-#define AF_INET6 10
-#define IPV6_FLOWINFO_MASK bpf_htonl(0x0fffffff)
 
 /* Egress interfaces (key = value = ifindex), filled by the loader. A hash:
  * any ifindex fits, as on hosts with containers; 64 interfaces at most. */
@@ -62,12 +59,7 @@ int xdp_redirect_fib(struct xdp_md *ctx)
 			return count(ctx, XDP_DROP);
 		if (iph->ttl <= 1)
 			return count(ctx, XDP_PASS);
-		fib.family = AF_INET;
-		fib.tos = iph->tos;
-		fib.l4_protocol = iph->protocol;
-		fib.tot_len = bpf_ntohs(iph->tot_len);
-		fib.ipv4_src = iph->saddr;
-		fib.ipv4_dst = iph->daddr;
+		fib_from_ipv4(&fib, iph);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		ip6h = (void *)(eth + 1);
 		if ((void *)(ip6h + 1) > data_end)
@@ -77,12 +69,7 @@ int xdp_redirect_fib(struct xdp_md *ctx)
 		    (ip6h->daddr.in6_u.u6_addr8[0] == 0xfe &&
 		     (ip6h->daddr.in6_u.u6_addr8[1] & 0xc0) == 0x80))
 			return count(ctx, XDP_PASS);
-		fib.family = AF_INET6;
-		fib.flowinfo = *(__be32 *)ip6h & IPV6_FLOWINFO_MASK;
-		fib.l4_protocol = ip6h->nexthdr;
-		fib.tot_len = bpf_ntohs(ip6h->payload_len);
-		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, sizeof(fib.ipv6_src));
-		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, sizeof(fib.ipv6_dst));
+		fib_from_ipv6(&fib, ip6h);
 	} else {
 		return count(ctx, XDP_PASS);
 	}
