@@ -14,8 +14,7 @@ use super::{
 };
 use crate::{
     bench::{self, Effort, FrameKind, FrameResult},
-    devmap::{self, DevmapPlan},
-    jump_table::{self, ChainOptions, JumpTables},
+    jump_table::{ChainOptions, JumpTables},
     load,
 };
 
@@ -87,11 +86,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
         .map(|m| (m.name.clone(), opts.scratch.join(&m.name)))
         .collect();
     let ebpf = load::load(&prepared.data, &prepared.summary, &pins)?;
-    jump_table::fill(&ebpf, &prepared.jump_tables)?;
-    if let DevmapPlan::Fill { map, .. } = &prepared.devmap {
-        let value_size = prepared.summary.map(map).map_or(8, |m| m.value_size);
-        devmap::fill(&ebpf, map, value_size, &prepared.interfaces)?;
-    }
+    prepared.fill_tables(&ebpf)?;
     let ingress = prepared.interfaces.first();
     let program: &aya::programs::Xdp = ebpf
         .program(&prepared.entry)

@@ -196,6 +196,17 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 impl Prepared {
+    /// Fills the loaded object's jump tables and its devmap (with the
+    /// interfaces), as planned: a load's step, and a benchmark's.
+    pub fn fill_tables(&self, ebpf: &aya::Ebpf) -> Result<(), Error> {
+        jump_table::fill(ebpf, &self.jump_tables)?;
+        if let DevmapPlan::Fill { map, .. } = &self.devmap {
+            let value_size = self.summary.map(map).map_or(8, |m| m.value_size);
+            devmap::fill(ebpf, map, value_size, &self.interfaces)?;
+        }
+        Ok(())
+    }
+
     /// Whether aya needs the kernel's BTF for this object (CO-RE relocations).
     pub fn needs_kernel_btf(&self) -> bool {
         self.summary.needs_kernel_btf
@@ -240,11 +251,7 @@ pub fn execute_unless(
     let mut ebpf = load::load(&prepared.data, &prepared.summary, &map_pin_paths)?;
     check()?;
 
-    jump_table::fill(&ebpf, &prepared.jump_tables)?;
-    if let DevmapPlan::Fill { map, .. } = &prepared.devmap {
-        let value_size = prepared.summary.map(map).map_or(8, |m| m.value_size);
-        devmap::fill(&ebpf, map, value_size, &prepared.interfaces)?;
-    }
+    prepared.fill_tables(&ebpf)?;
 
     let mut attachments: Vec<Attachment> = Vec::new();
     for iface in &prepared.interfaces {
