@@ -3,6 +3,11 @@
 # kernel test suite staged in it, and the guest booted under qemu.
 # shellcheck shell=bash
 
+# Where the guests' consoles stay after a run, pass or fail (the work
+# directories go): a guest that died is read here.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+GUEST_LOGS=${XDP_GUEST_LOGS:-/var/tmp/xdp-guest-logs}
+
 # in_root_of ROOT CMD...: CMD in the guest file system, as root, in a mount
 # namespace of its own (all these mounts go with it). /proc/sys is read-only
 # there, so provision.sh's `sysctl -p` cannot change the host's kernel: it
@@ -91,7 +96,14 @@ for line in sys.stdin:
 # PID 1 of a kernel-suite guest (scripts/guest-lib.sh): the mounts a Debian
 # system has, then every test binary of the workspace as root with CI=true
 # (a skipped kernel test fails), from its crate's directory as cargo runs it.
-# One "xdp-suite: result" line per binary; a failing binary's whole output.
+# On the console, for a guest that dies to explain itself: "xdp-suite: start"
+# before each binary, each test's result line as it ends, and (through
+# XDP_TEST_KMSG, testkit::kernel) "xdp-test: start" in the kernel's own log
+# as each kernel test begins; then one "xdp-suite: result" line per binary
+# and a failing binary's whole output.
+# Kernel command line: xdp_suite.only=BIN[,BIN] runs only those binaries,
+# xdp_suite.args=ARG[,ARG] gives each binary those arguments (a test filter),
+# as scripts/soak-guest.sh uses them.
 mountpoint -q /proc || mount -t proc proc /proc
 mountpoint -q /sys || mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
@@ -103,19 +115,29 @@ mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 hostname xdp-suite
 ip link set lo up
-export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=true
+export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=true XDP_TEST_KMSG=1
+only= args=()
+for word in $(cat /proc/cmdline); do
+    case $word in
+        xdp_suite.only=*) only=",${word#*=}," ;;
+        xdp_suite.args=*) IFS=, read -ra args <<<"${word#*=}" ;;
+    esac
+done
 echo "xdp-suite: kernel $(uname -r)"
 while read -r dir exe; do
     name=$(basename "$exe")
     name=${name%-*}
+    [ -z "$only" ] || [[ $only == *",$name,"* ]] || continue
+    echo "xdp-suite: start $name"
     start=$(date +%s)
-    out=$(cd "$dir" && timeout 1500 "$exe" 2>&1)
-    rc=$?
-    result=$(grep -a '^test result:' <<<"$out" | tail -1)
+    (cd "$dir" && timeout 1500 "$exe" "${args[@]}" 2>&1) | tee /run/xdp-suite.out |
+        grep -a --line-buffered -E '^test .* \.\.\. '
+    rc=${PIPESTATUS[0]}
+    result=$(grep -a '^test result:' /run/xdp-suite.out | tail -1)
     count() { grep -oE "[0-9]+ $1" <<<"$result" | cut -d' ' -f1; }
     passed=$(count passed) failed=$(count failed) ignored=$(count ignored)
     if [ "$rc" -ne 0 ]; then
-        printf '%s\n' "$out"
+        cat /run/xdp-suite.out
     fi
     echo "xdp-suite: result $name rc=$rc passed=${passed:-0} failed=${failed:-0} ignored=${ignored:-0} secs=$(( $(date +%s) - start ))"
 done < /etc/xdp-suite.list
@@ -143,7 +165,54 @@ suite_report() {
         awk '{p += $1; f += $2; s += $3} END {print p + 0, f + 0, s + 0}')
     bad=$(grep -a '^xdp-suite: result ' "$log" | grep -vc ' rc=0 ' || true)
     echo "$label: $SUITE_PASSED passed, $SUITE_FAILED failed, $SUITE_SKIPPED skipped; $got of $expected test binaries ran, $bad exited non-zero"
-    # A guest that died says why in the kernel's own words.
-    grep -aE 'Kernel panic|Out of memory|oom-kill|BUG: |Oops|soft lockup' "$log" | tail -5 || true
-    [ "$got" -eq "$expected" ] && [ "$bad" -eq 0 ] && [ "$SUITE_FAILED" -eq 0 ] && [ "$SUITE_SKIPPED" -eq 0 ]
+    local died=0
+    guest_death_report "$log" || died=1
+    [ "$died" -eq 0 ] && [ "$got" -eq "$expected" ] && [ "$bad" -eq 0 ] && [ "$SUITE_FAILED" -eq 0 ] &&
+        [ "$SUITE_SKIPPED" -eq 0 ]
+}
+
+# The kernel's reports that start with one of these lines (an oops, a
+# lockup, a panic; a WARNING is printed but fails nothing by itself).
+KERNEL_REPORT_START='BUG: |Oops: |general protection fault|WARNING: |Kernel panic|watchdog: |INFO: rcu_|INFO: task .* blocked|Out of memory|UBSAN: |KASAN: '
+KERNEL_FATAL='BUG: |Oops: |general protection fault|Kernel panic|watchdog: BUG|Out of memory'
+
+# guest_death_report LOG: what a suite guest's console says of the kernel's
+# own reports and of the tests that were running when the guest stopped.
+# Prints each report whole, from its first line (KERNEL_REPORT_START) through
+# its "---[ end" line or the panic, with RIP and the call trace; then, where
+# the guest never said "xdp-suite: done", the binary that was running and
+# the tests it had started (testkit's "xdp-test: start" in the kernel log)
+# and not finished. Returns 1 where the kernel reported something fatal or
+# the guest stopped before the end.
+guest_death_report() {
+    local log=$1 fatal=0 running
+    if grep -aqE "$KERNEL_REPORT_START" "$log"; then
+        echo "the guest's kernel reported (console: $log):"
+        # Kernel lines only ("[ seconds] ..."), from each report's first line
+        # to its end; at most 400 lines in all.
+        awk -v start="$KERNEL_REPORT_START" '
+            { sub(/\r$/, "") }
+            /^\[ *[0-9]+\.[0-9]+\]/ {
+                if (!inside && $0 ~ start) inside = 1
+                if (inside && printed < 400) { print "  " $0; printed++ }
+                if (inside && ($0 ~ /---\[ end/ || $0 ~ /Kernel panic - not syncing/)) inside = 0
+            }' "$log"
+        grep -aqE "$KERNEL_FATAL" "$log" && fatal=1
+    fi
+    if ! grep -aq '^xdp-suite: done' "$log"; then
+        running=$(awk '{ sub(/\r$/, "") } /^xdp-suite: start / { bin = $3 } /^xdp-suite: result / { if ($3 == bin) bin = "" }
+                       END { print bin }' "$log")
+        echo "the guest stopped before the suite's end; running then: ${running:-no test binary}"
+        if [ -n "$running" ]; then
+            # Started (the kernel log's marker) and not ended (libtest's line).
+            awk -v bin="$running" '
+                { sub(/\r$/, "") }
+                /^xdp-suite: start / { mine = ($3 == bin) }
+                mine && / xdp-test: start / { t = $NF; if ($(NF - 1) == bin) started[t] = 1 }
+                mine && /^test .* \.\.\. / { done[$2] = 1 }
+                END { for (t in started) if (!(t in done)) print "  in flight: " bin " " t }' "$log" | sort
+        fi
+        fatal=1
+    fi
+    [ "$fatal" -eq 0 ]
 }

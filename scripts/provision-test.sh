@@ -207,6 +207,8 @@ boot() {
     local log=$1
     shift
     boot_guest "$WORK/$log" "$WORK/vmlinuz" "$WORK/initrd.img" "$WORK/guest.img" "$@"
+    mkdir -p "$GUEST_LOGS"
+    cp "$WORK/$log" "$GUEST_LOGS/vm-$RELEASE-$log"
     grep -av '^\[ *[0-9.]*\]' "$WORK/$log" | grep -avE '^(\[|<)|systemd\[1\]' | tail -40
 }
 boot console.log init=/sbin/xdp-vm-init
@@ -224,14 +226,17 @@ GUEST_TIMEOUT=$((GUEST_TIMEOUT * 2)) \
 secs=$((SECONDS - start))
 kernel=$(sed -n 's/^xdp-suite: kernel //p' "$WORK/suite.log" | tr -d '\r')
 [ -z "${XDP_SUITE_LOG:-}" ] || cp "$WORK/suite.log" "$XDP_SUITE_LOG"
+# The console outlives the work directory, pass or fail.
+mkdir -p "$GUEST_LOGS"
+cp "$WORK/suite.log" "$GUEST_LOGS/suite-$RELEASE.log"
 suite_ok=true
 suite_report "$WORK/suite.log" "kernel ${kernel:-?} (Debian $RELEASE), $secs s" || suite_ok=false
 [ -z "${XDP_SUITE_RESULTS:-}" ] ||
     echo "${kernel:-?} $SUITE_PASSED $SUITE_FAILED $SUITE_SKIPPED $secs $SUITE_RAN $SYSTEM" >> "$XDP_SUITE_RESULTS"
 if [ "$suite_ok" != true ]; then
     # The failing binaries' whole output, as the guest printed it.
-    grep -av '^\[ *[0-9.]*\]' "$WORK/suite.log" | grep -av '^xdp-suite: ' | tail -150
-    fail "the test suite failed in the guest (kernel ${kernel:-?}): see above"
+    grep -av '^\[ *[0-9.]*\]' "$WORK/suite.log" | grep -avE '^(xdp-suite: |test .* \.\.\. (ok|ignored)$)' | tail -150
+    fail "the test suite failed in the guest (kernel ${kernel:-?}): see above; the whole console: $GUEST_LOGS/suite-$RELEASE.log"
 fi
 step "the guest boots with systemd: the testbed comes up by itself, and again after a reboot"
 for n in 1 2; do

@@ -22,6 +22,7 @@ use std::{
 pub fn kernel() -> bool {
     let is_root = nix::unistd::geteuid().is_root();
     if is_root {
+        mark_start_in_kernel_log();
         return true;
     }
     assert!(
@@ -30,6 +31,30 @@ pub fn kernel() -> bool {
     );
     eprintln!("SKIPPED (needs root and a BPF-capable kernel)");
     false
+}
+
+/// Where `XDP_TEST_KMSG` is set (the guests of scripts/guest-lib.sh), writes
+/// "xdp-test: start BINARY TEST" into the kernel's log, so that a kernel that
+/// dies prints, among its last lines, which tests were running: the console
+/// keeps nothing of a test's own output once the guest is gone.
+fn mark_start_in_kernel_log() {
+    if std::env::var_os("XDP_TEST_KMSG").is_none() {
+        return;
+    }
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    // target/debug/deps/<name>-<hash>
+    let binary = binary.rsplit_once('-').map_or(&*binary, |(name, _)| name);
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("main");
+    let line = format!("xdp-test: start {binary} {test}\n");
+    // Best effort: a kernel test must not fail for want of a log line.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .and_then(|mut kmsg| std::io::Write::write_all(&mut kmsg, line.as_bytes()));
 }
 
 /// Whether the running kernel has the tracepoint `event` (a feature probe
