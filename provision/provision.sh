@@ -88,7 +88,11 @@ else
     install -m 0644 "$PROJECT/provision/motd" /etc/motd.d/xdp-skeleton
     if systemd_up; then
         systemctl daemon-reload
-        systemctl enable --now xdp-testbed.service
+        systemctl enable xdp-testbed.service
+        # Converge from any state: started if it was not; if it was, its
+        # reload (start.sh, which keeps what exists) makes again what a
+        # user's stop.sh or `ip netns del` removed behind systemd's back.
+        systemctl reload-or-restart xdp-testbed.service
     else
         systemctl enable xdp-testbed.service 2>/dev/null || {
             mkdir -p /etc/systemd/system/multi-user.target.wants

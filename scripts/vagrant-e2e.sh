@@ -139,7 +139,7 @@ vagrant up --provider=libvirt
 echo "vagrant up: $((SECONDS - start)) s"
 
 step "vagrant ssh: the testbed is up with nothing typed (scripts/vm-boot-check.sh)"
-vagrant ssh -c 'sudo ~/xdp-skeleton-rs/scripts/vm-boot-check.sh' | tee "$WORK/boot1.log"
+vagrant ssh -c 'sudo bash ~/xdp-skeleton-rs/scripts/vm-boot-check.sh' | tee "$WORK/boot1.log"
 grep -q '^vm-boot-check: ok: ' "$WORK/boot1.log" || fail "the testbed was not up after vagrant up"
 
 step "vagrant ssh: scripts/vm-check.sh in the VM"
@@ -149,10 +149,13 @@ grep -q '^vm-check: ok: ' "$WORK/vm-check.log" || fail "vm-check did not pass in
 step "vagrant provision again (idempotent)"
 vagrant provision
 vagrant ssh -c 'grep -c "^bpffs" /etc/fstab' | tr -d '\r' | grep -qx 1 || fail "a second provision added another bpffs line"
+# vm-check ended with stop.sh: provisioning again must bring the testbed back.
+vagrant ssh -c 'sudo bash ~/xdp-skeleton-rs/scripts/vm-boot-check.sh' | tee "$WORK/provision2.log"
+grep -q '^vm-boot-check: ok: ' "$WORK/provision2.log" || fail "the testbed was not back after vagrant provision"
 
 step "vagrant reload: the testbed comes back after a reboot"
 vagrant reload
-vagrant ssh -c 'sudo ~/xdp-skeleton-rs/scripts/vm-boot-check.sh' | tee "$WORK/boot2.log"
+vagrant ssh -c 'sudo bash ~/xdp-skeleton-rs/scripts/vm-boot-check.sh' | tee "$WORK/boot2.log"
 grep -q '^vm-boot-check: ok: ' "$WORK/boot2.log" || fail "the testbed was not up after vagrant reload"
 
 step "vagrant destroy"
