@@ -74,6 +74,8 @@ for line in sys.stdin:
     # the package could enable it).
     mkdir -p "$root/etc/systemd/system"
     ln -sf /dev/null "$root/etc/systemd/system/prometheus.service"
+    # mmdebstrap leaves no package lists.
+    in_root_of "$root" apt-get update -q >/dev/null
     # shellcheck disable=SC2046 # a package list, one word each
     in_root_of "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         $(bash scripts/setup.sh --print-packages --guest-test) >/dev/null

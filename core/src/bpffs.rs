@@ -264,10 +264,14 @@ pub fn ensure_bpffs(dir: &Path) -> Result<bool, BpffsError> {
         return Ok(false);
     }
     let existed = dir.exists();
-    std::fs::create_dir_all(dir).map_err(|source| BpffsError::CreateDir {
-        path: dir.to_owned(),
-        source,
-    })?;
+    // Owner only whatever the umask (000 made it 0777: anyone could remove
+    // the pins below); a load then gives it the pin mode's directory mode.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .map_err(|source| BpffsError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
     if !existed {
         if let Ok(mut created) = CREATED.lock() {
             created.push(dir.to_owned());

@@ -642,6 +642,13 @@ pub fn mark_made(layout: &PinLayout, mounted: bool, created: bool) -> Result<(),
                 .map_err(StateError::io("recording in", &marker))?;
         }
     }
+    // A pin directory we made gets the mode of the directories below it.
+    if created {
+        layout
+            .mode
+            .apply(&layout.dir)
+            .map_err(StateError::io("setting the mode of", &layout.dir))?;
+    }
     Ok(())
 }
 

@@ -40,6 +40,14 @@ pub enum TransactionError {
         #[source]
         source: aya::maps::MapError,
     },
+    #[error("{path} is a pinned BPF map this process may not open (owner uid {uid}, mode {mode:04o}): run as its owner (root), or have the pins made with --pin-mode 0660 for a group this process is in")]
+    NoAccess {
+        path: PathBuf,
+        uid: u32,
+        mode: u32,
+        #[source]
+        source: aya::maps::MapError,
+    },
     #[error("{op} {path}")]
     Io {
         op: &'static str,
@@ -134,10 +142,7 @@ pub fn plan_map_pins(
         let action = if path.symlink_metadata().is_err() {
             PinAction::Create
         } else {
-            let info = MapInfo::from_pin(&path).map_err(|source| TransactionError::NotAMap {
-                path: path.clone(),
-                source,
-            })?;
+            let info = MapInfo::from_pin(&path).map_err(|source| open_error(&path, source))?;
             let differences = pin_differences(map, &info);
             if rebuilt_each_load(map) || (fresh && !differences.is_empty()) {
                 PinAction::Replace
@@ -161,6 +166,29 @@ pub fn plan_map_pins(
         });
     }
     Ok(pins)
+}
+
+/// Why a pin cannot be opened as a map: a pinned map whose owner and mode
+/// keep this process out (BPF_OBJ_GET says EACCES, as for a file), or not a
+/// pinned map at all.
+fn open_error(path: &Path, source: aya::maps::MapError) -> TransactionError {
+    use std::os::unix::fs::MetadataExt as _;
+    let denied = matches!(&source, aya::maps::MapError::SyscallError(e)
+        if e.io_error.kind() == io::ErrorKind::PermissionDenied);
+    match fs::metadata(path) {
+        Ok(meta) if denied && meta.is_file() && crate::bpffs::is_bpffs(path) => {
+            TransactionError::NoAccess {
+                path: path.to_owned(),
+                uid: meta.uid(),
+                mode: meta.mode() & 0o7777,
+                source,
+            }
+        }
+        _ => TransactionError::NotAMap {
+            path: path.to_owned(),
+            source,
+        },
+    }
 }
 
 fn pin_differences(map: &MapSummary, pin: &MapInfo) -> Vec<String> {

@@ -82,7 +82,8 @@ pub enum Command {
         after_help = "Examples:\n  xdploader apply                        /etc/xdploader/config.toml\n  xdploader apply -c examples/xdploader.toml --dry-run\n  xdploader apply -c fleet.toml --json   one JSON document: each step, done or failed"
     )]
     Apply(ApplyArgs),
-    /// Show what a load would do: programs, tail calls, maps, pins, jump tables (no root needed)
+    /// Show what a load would do: programs, tail calls, maps, pins, jump tables (no root needed);
+    /// exits 1 when a load would fail
     #[command(
         after_help = "Examples:\n  xdploader inspect -file kern/xdp.elf\n  xdploader inspect --json -file /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o\n  xdploader inspect --dot -file kern/xdp.elf | dot -Tsvg > chain.svg"
     )]

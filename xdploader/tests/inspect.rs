@@ -122,7 +122,7 @@ fn old_section_names_are_kept_and_selectable() {
 }
 
 #[test]
-fn an_entry_that_cannot_be_chosen_is_reported_not_fatal() {
+fn an_entry_that_cannot_be_chosen_is_reported_and_exits_1() {
     // Both programs are candidates without --prog: a load would fail, inspect says why.
     let out = inspect(&[
         "-file",
@@ -130,11 +130,14 @@ fn an_entry_that_cannot_be_chosen_is_reported_not_fatal() {
         "--tail",
         "1=firewall",
     ]);
-    let text = out.success();
+    // Reported in full, and a script sees it in the exit status.
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(
-        text.contains("a load would fail: several entry programs"),
-        "{text}"
+        out.stdout
+            .contains("a load would fail: several entry programs"),
+        "{out:#?}"
     );
+    assert_eq!(out.stderr, "", "{out:#?}");
 }
 
 #[test]
@@ -181,8 +184,9 @@ fn programs_in_no_slot_and_empty_called_slots_come_with_the_flags_that_fill_them
     let elf = fixture("tests/unfilled_slots.elf");
     // The xdp/devmap program is never an entry candidate.
     let out = inspect(&["-file", &elf]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(
-        out.success()
+        out.stdout
             .contains("several entry programs (parse, filter_v4, filter_v6): choose one"),
         "{}",
         out.stdout

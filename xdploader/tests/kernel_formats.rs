@@ -388,8 +388,9 @@ fn a_map_sized_by_user_space_is_refused_by_name_until_max_entries_gives_it() {
         testkit::bin("xdploader"),
         &["inspect", "-file", elf.to_str().unwrap()],
     );
+    assert_eq!(inspect.code, Some(1), "{inspect:#?}");
     assert!(inspect
-        .success()
+        .stdout
         .contains("a load would fail: map flows has max_entries 0"));
     drop((bed, pins));
 
@@ -487,8 +488,9 @@ fn an_extern_no_object_defines_is_named_by_load_and_inspect() {
         testkit::bin("xdploader"),
         &["inspect", "-file", elf.to_str().unwrap()],
     );
+    assert_eq!(inspect.code, Some(1), "{inspect:#?}");
     assert!(inspect
-        .success()
+        .stdout
         .contains("a load would fail: the object calls functions it does not define (classify)"));
 }
 

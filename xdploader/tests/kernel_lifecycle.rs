@@ -443,6 +443,36 @@ fn pins_are_0600_and_directories_0700_whatever_the_umask() {
     assert_eq!(mode(&pins.path().join("stats_map")), 0o640);
     assert_eq!(mode(&state.join(&bed.if_a)), 0o750);
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+
+    // A pin directory the loader makes itself is not left 0777 by the umask.
+    let made = pins.path().join("made");
+    let pin_dir = made.join("here");
+    let pin_dir_arg = pin_dir.to_str().unwrap();
+    for (extra, expected) in [(&[][..], 0o700), (&["--pin-mode", "0640"][..], 0o750)] {
+        let mut args = vec![
+            "-c",
+            "umask 000; exec \"$0\" \"$@\"",
+            loader.to_str().unwrap(),
+            "-file",
+            elf.to_str().unwrap(),
+            "-i",
+            &bed.if_a,
+            "--pin-dir",
+            pin_dir_arg,
+        ];
+        args.extend_from_slice(extra);
+        testkit::run(Some(&bed.ns_a), "sh", &args).success();
+        assert_eq!(mode(&made), 0o700, "{}", made.display());
+        assert_eq!(
+            mode(&pin_dir),
+            expected,
+            "{} with {extra:?}",
+            pin_dir.display()
+        );
+        let unload = ["unload", "-i", &bed.if_a, "--pin-dir", pin_dir_arg];
+        testkit::run(Some(&bed.ns_a), &loader, &unload).success();
+        let _ = std::fs::remove_dir_all(&made);
+    }
 }
 
 #[test]
@@ -493,6 +523,23 @@ fn capabilities_decide_not_the_uid() {
         &ambient,
     ];
     args.extend(job);
+    // Over root's 0600 pins, those capabilities do not open the maps: said
+    // so, with the owner and mode, and nothing changes.
+    testkit::run(Some(&bed.ns_a), job[0], &job[1..]).success();
+    let root_prog = bed.xdp_prog_id(&bed.ns_a, &bed.if_a);
+    let out = testkit::run(Some(&bed.ns_a), "setpriv", &args);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "is a pinned BPF map this process may not open (owner uid 0, mode 0600): run as its owner (root)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), root_prog);
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+
     let out = testkit::run(Some(&bed.ns_a), "setpriv", &args);
     assert!(out.ok(), "{out:#?}");
     assert!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a).is_some());

@@ -17,10 +17,15 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let report = ops::inspect::run(&args.options(file))?;
     if args.dot {
         print!("{}", crate::dot::inspect(&report));
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        print_report(&report, args.json, |r| InspectText(r).to_string())?;
     }
-    print_report(&report, args.json, |r| InspectText(r).to_string())?;
-    Ok(ExitCode::SUCCESS)
+    // A script asks "would this load?": 1 where the report says it would fail.
+    Ok(if report.problem.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 struct InspectText<'a>(&'a InspectReport);
