@@ -12,7 +12,8 @@
 //! <pin-dir>/xdploader/<iface>/peer_link            the veth peer fix's pass program (crate::peer)
 //! <pin-dir>/xdploader/<iface>/peer_tx_checksum_was_on/
 //!                                                  the peer fix turned tx checksum offload off
-//! <pin-dir>/xdploader/tmp-<pid>/                   staging while a load runs (crate::transaction)
+//! <pin-dir>/xdploader/load-in-progress-<pid>/      staging while a load runs (crate::transaction);
+//!                                                  never scratch: see [`clean_dead_staging`]
 //! <pin-dir>/xdploader/bpffs_mounted_by_xdploader/  the pin dir was no bpffs: this tool mounted one,
 //!                                                  and unmounts it when nothing of ours is left
 //! <pin-dir>/xdploader/pin_dir_made_by_xdploader/   this tool created the pin dir: removed likewise
@@ -38,7 +39,12 @@ use serde::Serialize;
 use crate::iface::Interface;
 
 const STATE_DIR: &str = "xdploader";
-const STAGING_PREFIX: &str = "tmp-";
+/// Longer than any interface name (IFNAMSIZ), and no name for scratch: a
+/// load that died after its link update has its running jump table pinned
+/// only here until the next command completes it ([`clean_dead_staging`]).
+const STAGING_PREFIX: &str = "load-in-progress-";
+/// What versions before it called the staging directory: still completed.
+const OLD_STAGING_PREFIX: &str = "tmp-";
 /// Markers in the state root, not interfaces (IFNAMSIZ keeps every interface
 /// name shorter than these).
 const MOUNT_MARKER: &str = "bpffs_mounted_by_xdploader";
@@ -304,7 +310,7 @@ fn interface_dirs(layout: &PinLayout) -> Vec<(String, PathBuf)> {
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
             let marker = name == MOUNT_MARKER || name == MADE_MARKER;
-            (!name.starts_with(STAGING_PREFIX) && !marker).then(|| (name, e.path()))
+            (staging_pid(&name).is_none() && !marker).then(|| (name, e.path()))
         })
         .collect()
 }
@@ -448,9 +454,54 @@ pub fn pinned_links(
         .collect()
 }
 
-/// The pid a staging directory name carries (`tmp-<pid>`).
+/// The pid a staging directory name carries (`load-in-progress-<pid>`, or
+/// an older version's `tmp-<pid>`).
 fn staging_pid(name: &str) -> Option<u32> {
-    name.strip_prefix(STAGING_PREFIX)?.parse().ok()
+    name.strip_prefix(STAGING_PREFIX)
+        .or_else(|| name.strip_prefix(OLD_STAGING_PREFIX))?
+        .parse()
+        .ok()
+}
+
+/// The staging directories of loaders that died (SIGKILL, a crash): the
+/// pid each names is gone. Read-only; [`clean_dead_staging`] finishes them.
+pub fn dead_loads(layout: &PinLayout) -> Vec<(u32, PathBuf)> {
+    let Ok(entries) = fs::read_dir(layout.state_root()) else {
+        return Vec::new();
+    };
+    let mut dead: Vec<(u32, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = staging_pid(&e.file_name().to_string_lossy())?;
+            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            (!alive).then(|| (pid, e.path()))
+        })
+        .collect();
+    dead.sort();
+    dead
+}
+
+/// Completes or undoes what dead loaders left ([`clean_dead_staging`]),
+/// taking the pin directory's lock for at most `wait`: for commands that do
+/// not load (status), so that no state lingers until the next load. Where
+/// the lock cannot be had, says which dead loads are left and why.
+pub fn finish_dead_loads(layout: &PinLayout, wait: Duration) -> Vec<String> {
+    let dead = dead_loads(layout);
+    if dead.is_empty() {
+        return Vec::new();
+    }
+    match PinDirLock::acquire(&layout.dir, wait) {
+        Ok(_lock) => clean_dead_staging(layout),
+        Err(err) => dead
+            .iter()
+            .map(|(pid, path)| {
+                format!(
+                    "pid {pid} died mid-load and left {} (not finished here: {err}); the next xdploader load, unload or status with the lock finishes it",
+                    path.display()
+                )
+            })
+            .collect(),
+    }
 }
 
 /// The map ids the program on each of our links uses right now, by interface.
@@ -887,7 +938,7 @@ mod tests {
         }
         assert_eq!(
             layout.staging(42),
-            Path::new("/sys/fs/bpf/x/xdploader/tmp-42")
+            Path::new("/sys/fs/bpf/x/xdploader/load-in-progress-42")
         );
     }
 }

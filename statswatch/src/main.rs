@@ -104,6 +104,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Names, on stderr, loads of xdploader that died mid-way in the pin
+/// directory of `file` (`<pin-dir>/stats_map` or `<pin-dir>/<iface>/...`):
+/// the counters may come from a program whose jump table is pinned only in
+/// the dead load's staging. Finishing it takes the pin directory's lock,
+/// which a reader does not take; `xdploader status` does.
+fn name_dead_loads(file: &std::path::Path) {
+    for dir in file.ancestors().skip(1).take(2) {
+        let layout = xdp_core::state::PinLayout::new(dir);
+        for (pid, staging) in xdp_core::state::dead_loads(&layout) {
+            eprintln!(
+                "statswatch: note: xdploader pid {pid} died mid-load and left {}: run `xdploader status --pin-dir {}` as root to finish it",
+                staging.display(),
+                dir.display()
+            );
+        }
+    }
+}
+
 /// The longest interval taken: a day. Longer is a typo, and beyond ~1e19
 /// seconds a Duration cannot even hold it.
 const MAX_INTERVAL_SECS: f64 = 86_400.0;
@@ -123,6 +141,7 @@ fn run(cli: &Cli, file: &std::path::Path) -> anyhow::Result<()> {
     }
     anyhow::ensure!(cli.count != Some(0), "--count 0: give at least 1 interval");
     let map = StatsMap::open(file)?;
+    name_dead_loads(file);
     let watching = cli.watch || cli.interval.is_some() || cli.count.is_some() || cli.errors;
     // Before any thread starts: a tracefs mounted for the tracepoints stays
     // private to this process.

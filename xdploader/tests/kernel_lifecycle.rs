@@ -304,7 +304,8 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
     let jmp_id = MapInfo::from_pin(&jmp).unwrap().id();
     let state = pins.path().join("xdploader");
 
-    // 1. A loader killed before it attached: its staging holds maps nobody runs.
+    // 1. A loader killed before it attached: its staging holds maps nobody
+    // runs (named as versions before 0.x named it: still cleaned up).
     let early = state.join(format!("tmp-{}", dead_pid()));
     std::fs::create_dir_all(early.join("m")).unwrap();
     sh(&[
@@ -327,7 +328,7 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
     // moved the pins or recorded them: the running jump table is pinned only
     // in its staging (the records still name the table it replaced, here gone).
     let late_pid = dead_pid();
-    let late = state.join(format!("tmp-{late_pid}"));
+    let late = state.join(format!("load-in-progress-{late_pid}"));
     std::fs::create_dir_all(late.join("m")).unwrap();
     std::fs::rename(&jmp, late.join("m/jmp_map")).unwrap();
     let record = state.join(&bed.if_a).join("maps/jmp_map");
@@ -370,6 +371,58 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
     for iface in [bed.if_a.as_str(), c.as_str()] {
         bed.xdploader(&pins, &["unload", "-i", iface]).success();
     }
+    assert_eq!(pins.pins(), Vec::<String>::new());
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn status_finishes_a_load_killed_after_its_link_update_and_statswatch_names_it() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    load(&bed, &pins, &bed.if_a, &[]).success();
+    let jmp = pins.path().join("jmp_map");
+    let jmp_id = MapInfo::from_pin(&jmp).unwrap().id();
+    let state = pins.path().join("xdploader");
+    // As SIGKILL between the link update and the renames leaves it: the
+    // running jump table pinned only in the dead loader's staging.
+    let pid = dead_pid();
+    let staging = state.join(format!("load-in-progress-{pid}"));
+    std::fs::create_dir_all(staging.join("m")).unwrap();
+    std::fs::rename(&jmp, staging.join("m/jmp_map")).unwrap();
+    let record = state.join(&bed.if_a).join("maps/jmp_map");
+    std::fs::remove_file(&record).unwrap();
+
+    let stats = pins.path().join("stats_map");
+    let out = testkit::run(
+        None,
+        testkit::bin("statswatch"),
+        &["-file", stats.to_str().unwrap()],
+    );
+    out.success();
+    assert!(
+        out.stderr.contains(&format!(
+            "xdploader pid {pid} died mid-load and left {}",
+            staging.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    let out = bed.xdploader(&pins, &["status", "-i", &bed.if_a]);
+    assert!(
+        out.success()
+            .contains(&format!("cleaned up: completed the load of pid {pid}")),
+        "{}",
+        out.stdout
+    );
+    assert!(!staging.exists());
+    assert_eq!(MapInfo::from_pin(&jmp).unwrap().id(), jmp_id);
+    assert_eq!(MapInfo::from_pin(&record).unwrap().id(), jmp_id);
+    // The chain never broke: the table kept a user reference throughout.
+    still_counts(&bed, &pins, 0);
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
     assert_eq!(pins.pins(), Vec::<String>::new());
 }
 

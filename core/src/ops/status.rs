@@ -27,6 +27,10 @@ pub struct StatusOptions {
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub interfaces: Vec<InterfaceStatus>,
+    /// What loaders that died mid-load left, completed or undone now (or
+    /// named, where the pin directory's lock could not be had).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleaned_up: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +84,9 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport, Error> {
         iface::validate_name(name)?;
     }
     let layout = PinLayout::new(&opts.pin_dir);
+    // Before anything is read: a dead load's running jump table must not
+    // stay pinned only in its staging directory until the next load.
+    let cleaned_up = state::finish_dead_loads(&layout, std::time::Duration::from_secs(2));
     // Program id → interface, for our links and the peer fix's pass programs.
     let by_program = |which| -> HashMap<u32, String> {
         state::pinned_links(&layout, which)
@@ -104,7 +111,10 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport, Error> {
             interfaces.extend(found);
         }
     }
-    Ok(StatusReport { interfaces })
+    Ok(StatusReport {
+        interfaces,
+        cleaned_up,
+    })
 }
 
 /// What is known of the programs, whichever namespace they run in.

@@ -25,6 +25,9 @@ struct StatusText<'a>(&'a StatusReport);
 impl fmt::Display for StatusText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let report = self.0;
+        for line in &report.cleaned_up {
+            writeln!(f, "cleaned up: {line}")?;
+        }
         if report.interfaces.is_empty() {
             return writeln!(f, "no XDP program attached");
         }
