@@ -185,7 +185,14 @@ fn xdp_tools_objects_inspect_load_and_attach() {
             );
             continue;
         }
-        let report = inspect.json();
+        // A report either way; exit 1 where it names a problem (several
+        // entry programs: chosen below with --prog).
+        let report: Value = serde_json::from_str(&inspect.stdout).expect("inspect --json");
+        assert_eq!(
+            inspect.code,
+            Some(i32::from(!report["problem"].is_null())),
+            "{inspect:#?}"
+        );
         let maps: Vec<&str> = report["summary"]["maps"]
             .as_array()
             .unwrap()
@@ -464,7 +471,8 @@ fn kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
         testkit::bin("xdploader"),
         &["inspect", "--json", "-file", elf.to_str().unwrap()],
     );
-    let report: Value = serde_json::from_str(inspect.success()).unwrap();
+    assert_eq!(inspect.code, Some(1), "{inspect:#?}");
+    let report: Value = serde_json::from_str(&inspect.stdout).unwrap();
     assert_eq!(report["summary"]["externs"][0]["kfunc"], true);
     assert!(report["problem"].as_str().unwrap().contains("calls kfuncs"));
 }
