@@ -175,8 +175,9 @@ suite_report() {
 
 # The kernel's reports that start with one of these lines (an oops, a
 # lockup, a panic; a WARNING is printed but fails nothing by itself).
-KERNEL_REPORT_START='BUG: |Oops: |general protection fault|WARNING: |Kernel panic|watchdog: |INFO: rcu_|INFO: task .* blocked|Out of memory|UBSAN: |KASAN: '
-KERNEL_FATAL='BUG: |Oops: |general protection fault|Kernel panic|watchdog: BUG|Out of memory'
+# ("watchdog: BUG: soft lockup" is a BUG; "NMI watchdog: ... disabled" is not a report.)
+KERNEL_REPORT_START='BUG: |Oops: |general protection fault|WARNING: |Kernel panic|Watchdog detected hard LOCKUP|INFO: rcu_|INFO: task .* blocked|Out of memory|UBSAN: |KASAN: '
+KERNEL_FATAL='BUG: |Oops: |general protection fault|Kernel panic|hard LOCKUP|Out of memory'
 
 # guest_death_report LOG: what a suite guest's console says of the kernel's
 # own reports and of the tests that were running when the guest stopped.
@@ -195,9 +196,10 @@ guest_death_report() {
         awk -v start="$KERNEL_REPORT_START" '
             { sub(/\r$/, "") }
             /^\[ *[0-9]+\.[0-9]+\]/ {
-                if (!inside && $0 ~ start) inside = 1
+                if (!inside && $0 ~ start) { inside = 1; lines = 0 }
                 if (inside && printed < 400) { print "  " $0; printed++ }
-                if (inside && ($0 ~ /---\[ end/ || $0 ~ /Kernel panic - not syncing/)) inside = 0
+                # A report ends with its end marker or the panic; 150 lines at most.
+                if (inside && ($0 ~ /---\[ end/ || $0 ~ /Kernel panic - not syncing/ || ++lines >= 150)) inside = 0
             }' "$log"
         grep -aqE "$KERNEL_FATAL" "$log" && fatal=1
     fi
