@@ -1,8 +1,30 @@
 //! `--prometheus ADDR:PORT`: `/metrics` in the Prometheus text format, read
 //! from the map at each scrape (no sampling thread, nothing cached).
+//!
+//! Served by hyper on one thread's event loop, so that what a network gives
+//! an exporter costs a socket and never a worker: Prometheus (and an HA
+//! pair, a readiness probe, a curl) keeps connections open between scrapes,
+//! and anyone who can reach the port can open more. Each connection must
+//! send a request's headers within [`HEADER_TIMEOUT`] (which also closes an
+//! idle keep-alive connection), and at most [`MAX_CONNECTIONS`] are open at
+//! once: past that a new one is closed at once, never queued.
 
-use std::{fmt::Write as _, path::PathBuf, sync::Arc, thread};
+use std::{
+    convert::Infallible,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    rc::Rc,
+    thread,
+    time::Duration,
+};
 
+use http_body_util::Full;
+use hyper::{
+    body::{Bytes, Incoming},
+    header::{HeaderValue, ALLOW, CONTENT_TYPE},
+    Method, Request, Response, StatusCode,
+};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use xdp_core::{
     state::InterfaceNames,
     stats::{ActionStats, StatsMap},
@@ -10,29 +32,40 @@ use xdp_core::{
 
 use crate::xdp_errors::{ErrorCounters, ErrorRow};
 
+/// The time a connection has to send a request's headers, and the longest
+/// a keep-alive connection may sit idle between requests (Prometheus
+/// reconnects when it was closed).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections open at once; a new one past it is closed. Also bounded by
+/// the file descriptors the process may have (the soft limit is raised to
+/// the hard one first).
+pub const MAX_CONNECTIONS: usize = 4096;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusError {
     #[error("cannot serve /metrics on {addr}")]
     Bind {
         addr: String,
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: std::io::Error,
     },
+    #[error("starting the exporter's event loop")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// A running exporter; it stops when dropped.
+#[derive(Debug)]
 pub struct Exporter {
-    server: Arc<tiny_http::Server>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
     pub addr: String,
 }
 
-impl std::fmt::Debug for Exporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Exporter")
-            .field("addr", &self.addr)
-            .finish()
-    }
+/// What a scrape reads.
+struct Source {
+    path: PathBuf,
+    per_cpu: bool,
+    errors: Option<ErrorCounters>,
 }
 
 /// Serves `/metrics` for the map pinned at `path` (re-opened at each scrape,
@@ -44,62 +77,148 @@ pub fn serve(
     per_cpu: bool,
     errors: Option<ErrorCounters>,
 ) -> Result<Exporter, PrometheusError> {
-    let server = tiny_http::Server::http(addr).map_err(|source| PrometheusError::Bind {
+    let bind_err = |source| PrometheusError::Bind {
         addr: addr.to_owned(),
         source,
-    })?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| addr.to_owned(), |a| a.to_string());
-    let server = Arc::new(server);
-    let serving = Arc::clone(&server);
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| addr.to_owned(), |a| a.to_string());
+    let max_connections = MAX_CONNECTIONS.min(raise_fd_limit().saturating_sub(64).max(16));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(PrometheusError::Runtime)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel();
     let thread = thread::spawn(move || {
-        for request in serving.incoming_requests() {
-            let response = if request.url() == "/metrics" {
-                let body = StatsMap::open(&path)
-                    .and_then(|m| m.read(per_cpu))
-                    .map_err(|e| e.to_string())
-                    .and_then(|rows| {
-                        let mut text = metrics(&path, &rows);
-                        if let Some(errors) = &errors {
-                            let names = InterfaceNames::for_pins(&path);
-                            let rows = errors.read(&names).map_err(|e| e.to_string())?;
-                            text.push_str(&error_metrics(&rows));
-                        }
-                        Ok(text)
-                    });
-                match body {
-                    Ok(text) => tiny_http::Response::from_string(text)
-                        .with_header(content_type("text/plain; version=0.0.4")),
-                    Err(e) => {
-                        tiny_http::Response::from_string(format!("{e}\n")).with_status_code(503)
-                    }
-                }
-            } else {
-                tiny_http::Response::from_string("see /metrics\n").with_status_code(404)
+        // Made here, where the event loop owns it: it needs no lock.
+        let source = Rc::new(Source {
+            path,
+            per_cpu,
+            errors,
+        });
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
             };
-            let _ = request.respond(response);
-        }
+            tokio::select! {
+                () = accept_loop(listener, source, max_connections) => {}
+                _ = stopped => {}
+            }
+        });
     });
     Ok(Exporter {
-        server,
+        stop: Some(stop),
         thread: Some(thread),
         addr: bound,
     })
 }
 
+async fn accept_loop(listener: tokio::net::TcpListener, source: Rc<Source>, max: usize) {
+    let open = Rc::new(std::cell::Cell::new(0usize));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // EMFILE and the like: give the open connections a moment.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        if open.get() >= max {
+            drop(stream);
+            continue;
+        }
+        open.set(open.get() + 1);
+        let (open, source) = (Rc::clone(&open), Rc::clone(&source));
+        tokio::task::spawn_local(async move {
+            let service = hyper::service::service_fn(|request| {
+                let source = Rc::clone(&source);
+                async move { Ok::<_, Infallible>(respond(&source, &request)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            open.set(open.get() - 1);
+        });
+    }
+}
+
+/// GET (or HEAD) /metrics: the counters; another method: 405; another
+/// path: 404.
+fn respond(source: &Source, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let reply = |status, text: String| {
+        let mut response = Response::new(Full::new(Bytes::from(text)));
+        *response.status_mut() = status;
+        response
+    };
+    if request.uri().path() != "/metrics" {
+        return reply(StatusCode::NOT_FOUND, "see /metrics\n".to_owned());
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response = reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "/metrics answers GET\n".to_owned(),
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    match scrape(source) {
+        Ok(text) => {
+            let mut response = reply(StatusCode::OK, text);
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            response
+        }
+        Err(e) => reply(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+    }
+}
+
+fn scrape(source: &Source) -> Result<String, String> {
+    let rows = StatsMap::open(&source.path)
+        .and_then(|m| m.read(source.per_cpu))
+        .map_err(|e| e.to_string())?;
+    let mut text = metrics(&source.path, &rows);
+    if let Some(errors) = &source.errors {
+        let names = InterfaceNames::for_pins(&source.path);
+        let rows = errors.read(&names).map_err(|e| e.to_string())?;
+        text.push_str(&error_metrics(&rows));
+    }
+    Ok(text)
+}
+
+/// Raises the soft limit of open files to the hard one (systemd gives 1024
+/// soft, 524288 hard): the connections a network holds open are files.
+/// Returns the soft limit in force.
+fn raise_fd_limit() -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 1024;
+    };
+    let wanted = hard.min(65_536).max(soft);
+    let limit = if setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok() {
+        wanted
+    } else {
+        soft
+    };
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
 impl Drop for Exporter {
     fn drop(&mut self) {
-        self.server.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
-}
-
-fn content_type(value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes("Content-Type", value).expect("a valid header")
 }
 
 /// A label value with `\` and `"` escaped, as the text format requires.
@@ -147,7 +266,7 @@ pub fn error_metrics(rows: &[ErrorRow]) -> String {
 }
 
 /// The exposition text: packets and bytes counters per action (and per CPU).
-pub fn metrics(path: &std::path::Path, rows: &[ActionStats]) -> String {
+pub fn metrics(path: &Path, rows: &[ActionStats]) -> String {
     let map = label_value(&path.display().to_string());
     let mut out = String::new();
     for (metric, help, value) in [
