@@ -30,6 +30,8 @@ pub enum AttachError {
         path: PathBuf,
         reason: String,
     },
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
     #[error("removing the stale link pin {path}")]
     RemoveStale {
         path: PathBuf,
@@ -326,6 +328,17 @@ fn replace_on_pinned_link(
             path: link_path.to_owned(),
             reason: "the pin is not an XDP link".into(),
         });
+    }
+    // Its interface gone (its namespace deleted, say): only the pin is
+    // left, and a fresh attach follows. Another namespace's: refused.
+    if crate::netns::check_link(&facts, link_path, &iface.name, iface.ifindex)?
+        == crate::netns::LinkPlace::Gone
+    {
+        fs::remove_file(link_path).map_err(|source| AttachError::RemoveStale {
+            path: link_path.to_owned(),
+            source,
+        })?;
+        return Ok(None);
     }
     let previous = sys::prog_fd_by_id(facts.prog_id)
         .map_err(|e| replace_err("holding the program it runs", e))?;

@@ -35,6 +35,7 @@ pub mod iface;
 pub mod jump_table;
 pub mod load;
 pub mod netdev;
+pub mod netns;
 pub mod ops;
 pub mod peer;
 pub mod state;

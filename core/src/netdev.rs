@@ -337,6 +337,14 @@ pub struct Netns {
 }
 
 impl Netns {
+    /// Its nsfs inode: the same for every path it is reached by.
+    pub fn inode(&self) -> Option<u64> {
+        fs::File::from(self.fd.try_clone().ok()?)
+            .metadata()
+            .ok()
+            .map(|m| m.ino())
+    }
+
     /// The namespace `ip netns` calls `name` (/run/netns/NAME).
     pub fn named(name: &str) -> Result<Self, NetdevError> {
         let path = Path::new("/run/netns").join(name);

@@ -250,6 +250,23 @@ fn attach_pass(
 
 /// Undoes what [`fix`] recorded for `iface`: detaches the pass program and
 /// turns tx checksum offload back on. Lines say what was restored.
+/// The peer fix's records of an interface that is gone (its namespace
+/// deleted): the pass program's link pin is removed, the tx checksum marker
+/// dropped, and no interface is touched.
+pub fn forget(layout: &PinLayout, iface: &str) -> Result<Vec<String>, PeerError> {
+    let pin = layout.peer_link(iface);
+    let removed = crate::sys::detach_and_unpin(&pin).map_err(|source| PeerError::Record {
+        action: "removing",
+        path: pin,
+        source,
+    })?;
+    let _ = fs::remove_dir(layout.peer_tx_marker(iface));
+    Ok(removed
+        .then(|| format!("{iface} is gone: removed its peer fix's pins"))
+        .into_iter()
+        .collect())
+}
+
 pub fn restore(layout: &PinLayout, iface: &str) -> Result<Vec<String>, PeerError> {
     let mut restored = Vec::new();
     let pin = layout.peer_link(iface);

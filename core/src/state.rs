@@ -726,6 +726,10 @@ pub struct LoadRecord {
     /// The `ip netns` namespace the interface is in (None: the loader's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+    /// The inode of the namespace a load outside the host's ran in (an
+    /// unnamed one, a container's): `unload --all` finds it by a process in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns_inode: Option<u64>,
 }
 
 /// The record map's value size: a path and a hash fit with room to spare.

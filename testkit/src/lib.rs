@@ -263,11 +263,23 @@ impl Testbed {
     /// namespace): a busy host's or a container's large ifindexes.
     #[track_caller]
     pub fn with_ifindex(ifindex: Option<u32>) -> Self {
+        Self::build(ifindex, None)
+    }
+
+    /// The same, with the veth end in namespace a called `if_a` (interface
+    /// names are per namespace: two testbeds can each have a `ux0`).
+    #[track_caller]
+    pub fn with_if_a(if_a: &str) -> Self {
+        Self::build(None, Some(if_a))
+    }
+
+    #[track_caller]
+    fn build(ifindex: Option<u32>, if_a: Option<&str>) -> Self {
         let id = unique_id();
         let bed = Self {
             ns_a: format!("{id}-a"),
             ns_b: format!("{id}-b"),
-            if_a: format!("{id}a"),
+            if_a: if_a.map_or_else(|| format!("{id}a"), str::to_owned),
             if_b: format!("{id}b"),
             addr_a: "10.11.12.1",
             addr_b: "10.11.12.2",
@@ -504,6 +516,17 @@ impl HostPinDir {
 
     pub fn arg(&self) -> String {
         self.path.display().to_string()
+    }
+}
+
+impl HostPinDir {
+    /// The pin directory a load inside netns `ns` makes by default
+    /// (`/sys/fs/bpf/netns-NS`, xdp_core::netns), removed on drop likewise.
+    pub fn of_netns(ns: &str) -> Self {
+        let dir = Self::new();
+        Self {
+            path: dir.path.with_file_name(format!("netns-{ns}")),
+        }
     }
 }
 

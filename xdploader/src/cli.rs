@@ -130,7 +130,7 @@ impl StatusArgs {
     pub fn options(&self) -> StatusOptions {
         StatusOptions {
             interfaces: self.target.interfaces.clone(),
-            pin_dir: self.target.pin_dir.clone(),
+            pin_dir: pin_dir_or_default(self.target.pin_dir.as_ref()),
             all_netns: self.all_netns,
         }
     }
@@ -173,15 +173,24 @@ pub struct Target {
         value_name = "IF[,IF...]"
     )]
     pub interfaces: Vec<String>,
-    /// Directory on bpffs for the pins (mounted there if it is not bpffs)
-    #[arg(long, value_name = "DIR", default_value = xdp_core::DEFAULT_PIN_DIR)]
-    pub pin_dir: PathBuf,
+    /// Directory on bpffs for the pins (mounted there if it is not bpffs); default /sys/fs/bpf,
+    /// and /sys/fs/bpf/netns-NAME in another network namespace than the host's
+    #[arg(long, value_name = "DIR")]
+    pub pin_dir: Option<PathBuf>,
     /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
     /// Seconds to wait while another xdploader holds the pin directory's lock
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = lock_wait)]
     pub lock_wait: std::time::Duration,
+}
+
+/// `--pin-dir`, or this network namespace's own (xdp_core::netns): the
+/// host's /sys/fs/bpf, /sys/fs/bpf/netns-NAME elsewhere.
+pub fn pin_dir_or_default(given: Option<&PathBuf>) -> PathBuf {
+    given
+        .cloned()
+        .unwrap_or_else(|| xdp_core::netns::here().default_pin_dir())
 }
 
 /// `--lock-wait SECS`: 0 to an hour.
@@ -269,9 +278,9 @@ pub struct InspectArgs {
     /// The XDP ELF object
     #[arg(short = 'f', long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The pin directory a load would use (only changes the pin paths shown)
-    #[arg(long, value_name = "DIR", default_value = xdp_core::DEFAULT_PIN_DIR)]
-    pub pin_dir: PathBuf,
+    /// The pin directory a load would use (only changes the pin paths shown); default as a load's
+    #[arg(long, value_name = "DIR")]
+    pub pin_dir: Option<PathBuf>,
     /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
@@ -496,7 +505,7 @@ impl LoadArgs {
         LoadOptions {
             file,
             interfaces: self.target.interfaces.clone(),
-            pin_dir: self.target.pin_dir.clone(),
+            pin_dir: pin_dir_or_default(self.target.pin_dir.as_ref()),
             chain: self.chain.options(),
             devmap: self.devmap.clone(),
             max_entries: self.max_entries.clone(),
@@ -514,7 +523,7 @@ impl Target {
     pub fn unload_options(&self) -> UnloadOptions {
         UnloadOptions {
             interfaces: self.interfaces.clone(),
-            pin_dir: self.pin_dir.clone(),
+            pin_dir: pin_dir_or_default(self.pin_dir.as_ref()),
             lock_wait: self.lock_wait,
         }
     }
@@ -524,7 +533,7 @@ impl DoctorArgs {
     pub fn options(&self) -> DoctorOptions {
         DoctorOptions {
             interfaces: self.target.interfaces.clone(),
-            pin_dir: self.target.pin_dir.clone(),
+            pin_dir: pin_dir_or_default(self.target.pin_dir.as_ref()),
             fix: self.fix,
         }
     }
@@ -534,7 +543,7 @@ impl InspectArgs {
     pub fn options(&self, file: PathBuf) -> InspectOptions {
         InspectOptions {
             file,
-            pin_dir: self.pin_dir.clone(),
+            pin_dir: pin_dir_or_default(self.pin_dir.as_ref()),
             chain: self.chain.options(),
             max_entries: self.max_entries.clone(),
         }

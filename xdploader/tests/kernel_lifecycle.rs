@@ -305,7 +305,7 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
     let state = pins.path().join("xdploader");
 
     // 1. A loader killed before it attached: its staging holds maps nobody
-    // runs (named as versions before 0.x named it: still cleaned up).
+    // runs (named as earlier versions named it: still cleaned up).
     let early = state.join(format!("tmp-{}", dead_pid()));
     std::fs::create_dir_all(early.join("m")).unwrap();
     sh(&[

@@ -112,6 +112,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
             source,
         })?;
     let degraded: Vec<String> = degraded.into_iter().collect();
+    let here = crate::netns::here();
     let record = crate::state::LoadRecord {
         object: opts.file.clone(),
         sha256: sha256_hex(&data),
@@ -119,7 +120,9 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
         flags: opts.flags(),
         mode: Some(opts.mode),
         applied_from: None,
-        netns: None,
+        // So that `unload --all` from the host finds the namespace again.
+        netns: here.name.clone().filter(|_| !here.host),
+        netns_inode: (!here.host).then_some(here.inode),
     };
     let mut summary = inspected.summary;
     load::check_linkable(&summary)?;
@@ -235,6 +238,7 @@ pub fn execute_unless(
     };
     require_capabilities("load")?;
     let pin_dir = &opts.pin_dir;
+    crate::netns::check_earlier_layout(pin_dir, &prepared.interfaces)?;
     bpffs::ensure_bpffs(pin_dir)?;
     // Held until the report is made: pins, records and the peer fix included.
     let _lock = crate::state::PinDirLock::acquire(pin_dir, opts.lock_wait)?;

@@ -64,6 +64,8 @@ pub enum Error {
     Peer(#[from] crate::peer::PeerError),
     #[error(transparent)]
     Netdev(#[from] crate::netdev::NetdevError),
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
 }
 
 /// Linux capability numbers (linux/capability.h) the verbs need.

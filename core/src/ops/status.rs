@@ -31,6 +31,22 @@ pub struct StatusReport {
     /// named, where the pin directory's lock could not be had).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cleaned_up: Vec<String>,
+    /// Loads of ours that this report's interfaces do not show: in the
+    /// other namespaces' pin directories below this one (`netns-*`,
+    /// crate::netns; without --all-netns), and, in any pin directory, those
+    /// whose interface is gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub elsewhere: Vec<NamespacePins>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NamespacePins {
+    pub pin_dir: PathBuf,
+    /// Interfaces whose link is attached (in that namespace).
+    pub running: Vec<String>,
+    /// Interfaces whose link is attached to nothing: gone with their
+    /// namespace; `unload --all` removes their pins.
+    pub gone: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,44 +99,95 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport, Error> {
     for name in &opts.interfaces {
         iface::validate_name(name)?;
     }
+    if !opts.all_netns {
+        // An interface that is not here: one line and exit 1, not "nothing attached".
+        iface::resolve(&opts.interfaces)?;
+    }
     let layout = PinLayout::new(&opts.pin_dir);
     // Before anything is read: a dead load's running jump table must not
     // stay pinned only in its staging directory until the next load.
     let cleaned_up = state::finish_dead_loads(&layout, std::time::Duration::from_secs(2));
-    // Program id → interface, for our links and the peer fix's pass programs.
-    let by_program = |which| -> HashMap<u32, String> {
-        state::pinned_links(&layout, which)
-            .into_iter()
-            .map(|(name, facts)| (facts.prog_id, name))
+    // This pin directory's and the namespaces' below it (where loads in
+    // other namespaces pin by default).
+    let layouts: Vec<PinLayout> = std::iter::once(layout.clone())
+        .chain(
+            crate::netns::namespace_pin_dirs(&opts.pin_dir)
+                .into_iter()
+                .map(PinLayout::new),
+        )
+        .collect();
+    // Program id → interface and its pin directory, for our links and the
+    // peer fix's pass programs.
+    let by_program = |which| -> HashMap<u32, (String, PinLayout)> {
+        layouts
+            .iter()
+            .flat_map(|layout| {
+                state::pinned_links(layout, which)
+                    .into_iter()
+                    .map(move |(name, facts)| (facts.prog_id, (name, layout.clone())))
+            })
             .collect()
     };
+    let elsewhere = layouts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, layout)| {
+            let mut pins = namespace_pins(layout)?;
+            // Running here, or shown by --all-netns: listed as interfaces.
+            if i == 0 || opts.all_netns {
+                pins.running.clear();
+            }
+            (!pins.running.is_empty() || !pins.gone.is_empty()).then_some(pins)
+        })
+        .collect();
     let known = Known {
         ours: by_program(PinLayout::link),
-        peer_fixes: by_program(PinLayout::peer_link),
+        peer_fixes: by_program(PinLayout::peer_link)
+            .into_iter()
+            .map(|(id, (name, _))| (id, name))
+            .collect(),
         programs: aya::programs::loaded_programs()
             .flatten()
             .map(|p| (p.id(), p))
             .collect(),
     };
-    let mut interfaces = here(opts, &layout, &known, None)?;
+    let mut interfaces = here(opts, &known, None)?;
     if opts.all_netns {
         for ns in netdev::all_netns() {
-            let found = netdev::with_thread_in_netns(Some(&ns), || {
-                here(opts, &layout, &known, Some(&ns.label))
-            })?;
+            let found =
+                netdev::with_thread_in_netns(Some(&ns), || here(opts, &known, Some(&ns.label)))?;
             interfaces.extend(found);
         }
     }
     Ok(StatusReport {
         interfaces,
         cleaned_up,
+        elsewhere,
+    })
+}
+
+/// What a pin directory holds of ours, if anything.
+fn namespace_pins(layout: &PinLayout) -> Option<NamespacePins> {
+    let mut running = Vec::new();
+    let mut gone = Vec::new();
+    for (name, facts) in state::pinned_links(layout, PinLayout::link) {
+        if matches!(facts.xdp_ifindex, None | Some(0)) {
+            gone.push(name);
+        } else {
+            running.push(name);
+        }
+    }
+    (!running.is_empty() || !gone.is_empty()).then(|| NamespacePins {
+        pin_dir: layout.dir.clone(),
+        running,
+        gone,
     })
 }
 
 /// What is known of the programs, whichever namespace they run in.
 struct Known {
-    /// Program id → the interface whose link pin runs it.
-    ours: HashMap<u32, String>,
+    /// Program id → the interface whose link pin runs it, and where.
+    ours: HashMap<u32, (String, PinLayout)>,
     peer_fixes: HashMap<u32, String>,
     programs: HashMap<u32, ProgramInfo>,
 }
@@ -128,7 +195,6 @@ struct Known {
 /// The interfaces of the calling thread's network namespace.
 fn here(
     opts: &StatusOptions,
-    layout: &PinLayout,
     known: &Known,
     netns: Option<&str>,
 ) -> Result<Vec<InterfaceStatus>, netdev::NetdevError> {
@@ -144,10 +210,11 @@ fn here(
         }
         let program = link.xdp_prog_id.and_then(|id| programs.get(&id));
         // Ours: the program runs on the link pinned under this interface's name.
-        let mine = link
+        let ours = link
             .xdp_prog_id
             .and_then(|id| known.ours.get(&id))
-            .is_some_and(|n| *n == name);
+            .filter(|(n, _)| *n == name);
+        let mine = ours.is_some();
         let mut status = InterfaceStatus {
             iface: name.clone(),
             ifindex,
@@ -169,7 +236,7 @@ fn here(
             jump_tables: Vec::new(),
             peer_fix: Vec::new(),
         };
-        if mine {
+        if let Some((_, layout)) = ours {
             status.load = LoadRecord::read(layout, &name);
             status.pins = state::recorded_pins(layout, &name);
             status.jump_tables = program.map_or_else(Vec::new, |p| jump_tables(p, programs));

@@ -48,9 +48,30 @@ pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
     let cleaned = state::clean_dead_staging(&layout);
     let mut unloaded = Vec::new();
     let mut peers_restored = Vec::new();
+    // Every link checked before anything changes: one another namespace's
+    // load pinned here (same interface name) is refused, all or nothing.
+    let mut gone = Vec::new();
     for iface in &opts.interfaces {
-        // First: its records live in the interface's state directory.
-        peers_restored.extend(peer::restore(&layout, iface)?);
+        let path = layout.link(iface);
+        let Ok(facts) = crate::sys::pinned_link_facts(&path) else {
+            continue;
+        };
+        let ifindex = crate::netdev::link_by_name(iface).map_or(0, |l| l.ifindex);
+        if crate::netns::check_link(&facts, &path, iface, ifindex)? == crate::netns::LinkPlace::Gone
+        {
+            gone.push(iface.clone());
+        }
+    }
+    for iface in &opts.interfaces {
+        // First: its records live in the interface's state directory. An
+        // interface that is gone took its peer along: a same-named one here
+        // is someone else's, and its peer is left alone.
+        let restored = if gone.contains(iface) {
+            peer::forget(&layout, iface)?
+        } else {
+            peer::restore(&layout, iface)?
+        };
+        peers_restored.extend(restored);
         unloaded.push(state::release_interface(&layout, iface)?);
     }
     Ok(UnloadReport {
@@ -73,15 +94,24 @@ pub fn run_all(pin_dir: &Path, lock_wait: std::time::Duration) -> Result<UnloadR
     for dir in state::pin_dirs_below(pin_dir) {
         let layout = PinLayout::new(&dir);
         // By namespace: the peer fix is undone where the interface is.
-        let mut by_netns: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+        let mut by_netns: BTreeMap<(Option<String>, Option<u64>), Vec<String>> = BTreeMap::new();
         for iface in state::recorded_interfaces(&layout) {
-            let netns = LoadRecord::read(&layout, &iface).and_then(|r| r.netns);
-            by_netns.entry(netns).or_default().push(iface);
+            let key = LoadRecord::read(&layout, &iface)
+                .map(|r| (r.netns, r.netns_inode))
+                .unwrap_or_default();
+            by_netns.entry(key).or_default().push(iface);
         }
-        for (netns, interfaces) in by_netns {
+        for ((name, inode), interfaces) in by_netns {
             // A namespace deleted since took its interfaces along: what is
-            // left are pins and records, removed from here.
-            let netns = netns.and_then(|ns| Netns::named(&ns).ok());
+            // left are pins and records, removed from here (their links,
+            // attached to nothing, say so: crate::netns::LinkPlace::Gone).
+            let netns = match (name, inode) {
+                (Some(name), _) => Netns::named(&name).ok(),
+                (None, Some(inode)) => crate::netdev::all_netns()
+                    .into_iter()
+                    .find(|ns| ns.inode() == Some(inode)),
+                (None, None) => None,
+            };
             let _inside = netns.as_ref().map(ThreadInNetns::enter).transpose()?;
             let report = run(&UnloadOptions {
                 interfaces,

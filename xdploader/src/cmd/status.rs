@@ -29,7 +29,7 @@ impl fmt::Display for StatusText<'_> {
             writeln!(f, "cleaned up: {line}")?;
         }
         if report.interfaces.is_empty() {
-            return writeln!(f, "no XDP program attached");
+            writeln!(f, "no XDP program attached")?;
         }
         for i in &report.interfaces {
             write!(f, "{} ({})", i.iface, i.ifindex)?;
@@ -75,6 +75,28 @@ impl fmt::Display for StatusText<'_> {
             for line in &i.peer_fix {
                 writeln!(f, "  peer fix: {line}")?;
             }
+        }
+        let running: Vec<String> = report
+            .elsewhere
+            .iter()
+            .filter(|ns| !ns.running.is_empty())
+            .map(|ns| ns.pin_dir.display().to_string())
+            .collect();
+        if !running.is_empty() {
+            writeln!(
+                f,
+                "{} other network namespace(s) run programs of ours (pins: {}): xdploader status --all-netns",
+                running.len(),
+                running.join(", ")
+            )?;
+        }
+        for ns in report.elsewhere.iter().filter(|ns| !ns.gone.is_empty()) {
+            writeln!(
+                f,
+                "{}: {} gone with its network namespace; its pins stay until `xdploader unload --all`",
+                ns.pin_dir.display(),
+                ns.gone.join(", ")
+            )?;
         }
         Ok(())
     }
