@@ -38,7 +38,7 @@ use serde::Serialize;
 
 use crate::iface::Interface;
 
-const STATE_DIR: &str = "xdploader";
+pub(crate) const STATE_DIR: &str = "xdploader";
 /// Longer than any interface name (IFNAMSIZ), and no name for scratch: a
 /// load that died after its link update has its running jump table pinned
 /// only here until the next command completes it ([`clean_dead_staging`]).
@@ -271,7 +271,7 @@ fn map_id(path: &Path) -> Option<u32> {
 
 /// The pins under `dir`, as paths relative to it (records mirror the
 /// pin directory, subdirectories included).
-fn pins_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn pins_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {

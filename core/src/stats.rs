@@ -73,12 +73,65 @@ pub enum StatsError {
         key_size: u32,
         value_size: u32,
     },
+    #[error("{iface}: no such interface in this network namespace")]
+    NoInterface { iface: String },
+    #[error("{iface} runs no XDP program in this network namespace")]
+    NoProgram { iface: String },
+    #[error("{iface} runs XDP program {prog_id}, and none of its maps is a stats map (a percpu_array of {{u64 packets; u64 bytes}}) pinned under {pin_dir}: give its pin with -file")]
+    NoStatsMap {
+        iface: String,
+        prog_id: u32,
+        pin_dir: PathBuf,
+    },
     #[error("reading {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: MapError,
     },
+}
+
+/// The pin of the stats map that the program on `iface` (in the calling
+/// thread's namespace) counts into, wherever under `pin_dir` it is pinned:
+/// by name (`<pin-dir>/stats_map`), in the interface's directory (maps that
+/// ask for no pinning: `<pin-dir>/<iface>/`), or elsewhere. A pin whose map
+/// the program uses, that reads as a stats map; one named `stats_map` first.
+pub fn pin_for_interface(pin_dir: &Path, iface: &str) -> Result<PathBuf, StatsError> {
+    let link = crate::netdev::link_by_name(iface).map_err(|_| StatsError::NoInterface {
+        iface: iface.to_owned(),
+    })?;
+    let prog_id = link.xdp_prog_id.ok_or_else(|| StatsError::NoProgram {
+        iface: iface.to_owned(),
+    })?;
+    let map_ids: Vec<u32> = aya::programs::loaded_programs()
+        .flatten()
+        .find(|p| p.id() == prog_id)
+        .and_then(|p| p.map_ids().ok().flatten())
+        .unwrap_or_default();
+    let state = Path::new(crate::state::STATE_DIR);
+    let mut candidates: Vec<PathBuf> = crate::state::pins_under(pin_dir)
+        .into_iter()
+        // Our records are second pins of the same maps.
+        .filter(|relative| !relative.starts_with(state))
+        .map(|relative| pin_dir.join(relative))
+        .filter(|path| MapInfo::from_pin(path).is_ok_and(|info| map_ids.contains(&info.id())))
+        .collect();
+    // `stats_map` first, then the interface's own directory, then by path.
+    candidates.sort_by_key(|p| {
+        (
+            p.file_name().is_none_or(|n| n != "stats_map"),
+            !p.parent().is_some_and(|d| d.ends_with(iface)),
+            p.clone(),
+        )
+    });
+    candidates
+        .into_iter()
+        .find(|path| StatsMap::open(path).is_ok())
+        .ok_or_else(|| StatsError::NoStatsMap {
+            iface: iface.to_owned(),
+            prog_id,
+            pin_dir: pin_dir.to_owned(),
+        })
 }
 
 /// One row of the stats map: totals over every possible CPU, and each CPU's share.

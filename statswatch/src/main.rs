@@ -25,6 +25,7 @@ const EXAMPLES: &str = "\
 Examples:
   statswatch -file /sys/fs/bpf/stats_map                  totals, once
   statswatch -w -file /sys/fs/bpf/stats_map               rates every second until Ctrl-C
+  ip netns exec lab statswatch -i eth0                    the stats map of what runs on eth0 there
   statswatch --interval 0.5 --count 10 --per-cpu -file /sys/fs/bpf/stats_map
   statswatch -w --json -file /sys/fs/bpf/stats_map        one JSON object per interval (NDJSON)
   statswatch --prometheus 127.0.0.1:9435 -file /sys/fs/bpf/stats_map
@@ -52,9 +53,14 @@ struct Cli {
         short = 'f',
         long,
         value_name = "PIN",
-        required_unless_present = "generate_assets"
+        required_unless_present_any = ["generate_assets", "interface"],
+        conflicts_with = "interface"
     )]
     file: Option<PathBuf>,
+    /// Instead of -file: the stats map of the program running on IF in this network namespace,
+    /// wherever it is pinned (under /sys/fs/bpf, or /sys/fs/bpf/netns-NAME in another namespace)
+    #[arg(short = 'i', long, value_name = "IF")]
+    interface: Option<String>,
     /// Print JSON instead of a table (one object per interval when watching)
     #[arg(long)]
     json: bool,
@@ -94,10 +100,22 @@ fn main() -> ExitCode {
     }
     // Under `ip netns exec`, /sys/fs/bpf is the host's only once we look there.
     // Required by clap unless --generate-assets is given.
-    let mut file = cli.file.take().unwrap_or_default();
-    if let Err(err) = clikit::pins_where_the_host_sees_them("statswatch", &mut file) {
-        return clikit::fail("statswatch", &err, false);
-    }
+    let file = match (cli.file.take(), &cli.interface) {
+        (Some(mut file), _) => {
+            clikit::pins_where_the_host_sees_them("statswatch", &mut file).map(|()| file)
+        }
+        // The namespace is read before a mount namespace is entered.
+        (None, Some(iface)) => {
+            let mut pin_dir = xdp_core::netns::here().default_pin_dir();
+            clikit::pins_where_the_host_sees_them("statswatch", &mut pin_dir)
+                .and_then(|()| Ok(xdp_core::stats::pin_for_interface(&pin_dir, iface)?))
+        }
+        (None, None) => Ok(PathBuf::new()),
+    };
+    let file = match file {
+        Ok(file) => file,
+        Err(err) => return clikit::fail("statswatch", &err, false),
+    };
     match run(&cli, &file) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => clikit::fail("statswatch", &err, false),

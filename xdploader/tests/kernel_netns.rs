@@ -265,3 +265,106 @@ fn a_load_pinned_by_an_earlier_version_under_the_hosts_dir_is_named_with_the_way
     )
     .success();
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn apply_with_two_namespaces_of_the_same_interface_name_keeps_them_apart() {
+    if !testkit::kernel() {
+        return;
+    }
+    let elf = kern_object("xdp.elf");
+    let (a, b) = two_beds();
+    let (pins_a, pins_b) = (HostPinDir::of_netns(&a.ns_a), HostPinDir::of_netns(&b.ns_a));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    // Made empty and applied again on the way out, whatever happens: what
+    // the config made goes.
+    struct Emptied(std::path::PathBuf);
+    impl Drop for Emptied {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, "");
+            let _ = run(
+                None,
+                bin("xdploader"),
+                &["apply", "-c", self.0.to_str().unwrap()],
+            );
+        }
+    }
+    let _emptied = Emptied(config.clone());
+    let text: String = [&a.ns_a, &b.ns_a]
+        .iter()
+        .map(|ns| {
+            format!(
+                "[[attach]]\nfile = {:?}\ninterfaces = [\"{IFACE}\"]\nnetns = {ns:?}\n",
+                elf.display().to_string()
+            )
+        })
+        .collect();
+    std::fs::write(&config, text).unwrap();
+    let apply = || {
+        run(
+            None,
+            bin("xdploader"),
+            &["apply", "-c", config.to_str().unwrap()],
+        )
+    };
+    apply().success();
+    let ids = (a.xdp_prog_id(&a.ns_a, IFACE), b.xdp_prog_id(&b.ns_a, IFACE));
+    assert!(
+        ids.0.is_some() && ids.1.is_some() && ids.0 != ids.1,
+        "{ids:?}"
+    );
+    assert_eq!((a.ping_a_from_b(2, 56), b.ping_a_from_b(4, 56)), (2, 4));
+    assert_eq!((passed(pins_a.path()), passed(pins_b.path())), (2, 4));
+    // Converged: a second apply changes neither.
+    apply().success();
+    assert_eq!(
+        (a.xdp_prog_id(&a.ns_a, IFACE), b.xdp_prog_id(&b.ns_a, IFACE)),
+        ids
+    );
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn statswatch_i_reads_the_stats_map_of_what_runs_on_that_interface_in_its_namespace() {
+    if !testkit::kernel() {
+        return;
+    }
+    let elf = kern_object("xdp.elf");
+    let (a, b) = two_beds();
+    let (_pins_a, _pins_b) = (HostPinDir::of_netns(&a.ns_a), HostPinDir::of_netns(&b.ns_a));
+    for bed in [&a, &b] {
+        xdploader_in(&bed.ns_a, false, &load_args(&elf)).success();
+    }
+    assert_eq!((a.ping_a_from_b(2, 56), b.ping_a_from_b(3, 56)), (2, 3));
+    for (bed, pings) in [(&a, 2), (&b, 3)] {
+        let stats = run(Some(&bed.ns_a), bin("statswatch"), &["-i", IFACE, "--json"]).json();
+        let pass = stats["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action"] == "XDP_PASS")
+            .unwrap()["packets"]
+            .as_u64();
+        assert_eq!(pass, Some(pings), "{stats}");
+    }
+    // An interface with no program, one that is not there: one line each.
+    for (iface, why) in [
+        ("lo", "lo runs no XDP program"),
+        ("nosuch0", "nosuch0: no such interface"),
+    ] {
+        let out = run(Some(&a.ns_a), bin("statswatch"), &["-i", iface]);
+        assert_eq!(out.code, Some(1));
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+    }
+    // The peer runs the peer fix's xdp_pass, which counts nothing: said so.
+    let out = run(Some(&a.ns_b), bin("statswatch"), &["-i", &a.if_b]);
+    assert!(
+        out.stderr.contains("none of its maps is a stats map"),
+        "{}",
+        out.stderr
+    );
+    for bed in [&a, &b] {
+        xdploader_in(&bed.ns_a, false, &["unload", "-i", IFACE]).success();
+    }
+}
