@@ -349,6 +349,8 @@ rm -f "$live_samples"
 live_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 mkdir -p "$(dirname "$RESULTS")"
+# scripts/bench-exporter.sh writes a section of its own: kept as it is.
+exporter_section=$(sed -n '/^<!-- bench-exporter: begin -->$/,/^<!-- bench-exporter: end -->$/p' bench/results.md 2>/dev/null || true)
 cat > "$RESULTS" <<MD
 # Loader benchmark
 
@@ -447,10 +449,12 @@ an address behind the router; received = counted by an XDP_DROP counter on ls0.
 | \`kern/redirect.elf\` (FIB lookup, MACs and TTL rewritten, redirect) | ${rx_mpps[redirect]} | ${sent_mpps[redirect]} | **$(live_ratio "${rx_mpps[redirect]}" "${rx_mpps[bench_redirect]}")** of redirect-map |
 | the kernel's forwarding (ip_forward, no XDP on the router; GRO on lt0) | ${rx_mpps[forward]} | ${sent_mpps[forward]} | redirect.elf: **$(live_ratio "${rx_mpps[redirect]}" "${rx_mpps[forward]}")×** this |
 MD
+[ -z "$exporter_section" ] || printf '\n%s\n' "$exporter_section" >> "$RESULTS"
 cat "$RESULTS"
 if [ "$RESULTS" != bench/results.md ]; then
     grep -q '^| xdp.elf | ipv4-icmp | 64 | XDP_PASS |' "$RESULTS" ||
         { echo "bench.sh: the smoke run produced no per-packet rows" >&2; exit 1; }
     rm -f "$RESULTS"
+    bash scripts/bench-exporter.sh --smoke >/dev/null
     echo "bench.sh: smoke run ok (results discarded)"
 fi

@@ -19,8 +19,9 @@ PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
 # The tests themselves run a Prometheus server, graphviz's dot, man and git,
 # here and in the guests that run the suite (`--print-packages --guest-test`).
 GUEST_TEST_PACKAGES=(prometheus graphviz man-db git)
+# prometheus-node-exporter: the exporter benchmark's reference (scripts/bench-exporter.sh).
 TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs dpkg-dev
-               "${GUEST_TEST_PACKAGES[@]}")
+               prometheus-node-exporter "${GUEST_TEST_PACKAGES[@]}")
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
