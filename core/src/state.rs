@@ -1,5 +1,7 @@
 //! The on-disk lifecycle state: what xdploader keeps under the pin directory
-//! (default /sys/fs/bpf), and the one place that knows its layout.
+//! (default /sys/fs/bpf in the host's network namespace, a directory of the
+//! namespace's own elsewhere: crate::netns), and the one place that knows
+//! its layout.
 //!
 //! ```text
 //! <pin-dir>/<map>                                  every map of the object (global data excepted),
