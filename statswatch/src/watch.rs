@@ -97,7 +97,7 @@ pub struct Watcher {
     per_cpu: bool,
     last: Sample,
     intervals: u64,
-    rates: Vec<(String, Histogram<u64>)>,
+    rates: Vec<(String, RateHistogram)>,
     /// Where each action's histogram is in `rates`.
     rate_slots: std::collections::HashMap<String, usize>,
     /// With --errors: the counters and their last reading.
@@ -161,14 +161,10 @@ impl Watcher {
                 _ => self.rate_slots.get(&row.action).copied(),
             };
             match known.map(|k| &mut self.rates[k]) {
-                Some((_, histogram)) => histogram.saturating_record(pps),
+                Some((_, histogram)) => histogram.record(pps),
                 None => {
-                    // Two significant digits (1%) are plenty for rate
-                    // percentiles, and a tenth of the memory of three: a
-                    // 4,096-entry map keeps one histogram a row.
-                    let mut histogram =
-                        Histogram::new(2).expect("2 significant digits is a valid precision");
-                    histogram.saturating_record(pps);
+                    let mut histogram = RateHistogram::new();
+                    histogram.record(pps);
                     self.rate_slots.insert(row.action.clone(), self.rates.len());
                     self.rates.push((row.action.clone(), histogram));
                 }
@@ -206,14 +202,7 @@ impl Watcher {
             actions: self
                 .rates
                 .iter()
-                .map(|(action, h)| RateSummary {
-                    action: action.clone(),
-                    p50: h.value_at_quantile(0.50),
-                    p90: h.value_at_quantile(0.90),
-                    p99: h.value_at_quantile(0.99),
-                    max: h.max(),
-                    mean: h.mean(),
-                })
+                .map(|(action, h)| h.summary(action))
                 .collect(),
             errors: self.errors.as_ref().map(|(_, rows)| rows.clone()),
         }
@@ -221,6 +210,40 @@ impl Watcher {
 
     pub fn path(&self) -> &Path {
         self.map.path()
+    }
+}
+
+/// One action's per-interval packet rates. Two significant digits (1%)
+/// are plenty for rate percentiles, and a tenth of the memory of three: a
+/// 4,096-entry map keeps one of these a row. It grows to the largest rate
+/// seen: hdrhistogram's `saturating_record` clamps to the range it has
+/// (2 for `Histogram::new`) instead, which summarised 5,000 pps as 2.
+#[derive(Debug)]
+struct RateHistogram(Histogram<u64>);
+
+impl RateHistogram {
+    fn new() -> Self {
+        Self(Histogram::new(2).expect("2 significant digits is a valid precision"))
+    }
+
+    fn record(&mut self, pps: u64) {
+        // An auto-resizing histogram only refuses what no resize can hold
+        // (beyond u64's range at this precision): then it saturates.
+        if self.0.record(pps).is_err() {
+            self.0.saturating_record(pps);
+        }
+    }
+
+    fn summary(&self, action: &str) -> RateSummary {
+        let h = &self.0;
+        RateSummary {
+            action: action.to_owned(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+            mean: h.mean(),
+        }
     }
 }
 
@@ -308,6 +331,30 @@ pub struct RateSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_summaries_hold_rates_from_ten_to_ten_million_pps() {
+        for rate in [
+            10u64, 100, 1_000, 5_000, 10_000, 100_000, 1_000_000, 10_000_000,
+        ] {
+            let mut h = RateHistogram::new();
+            // A steady rate, then one interval at twice it.
+            for _ in 0..9 {
+                h.record(rate);
+            }
+            h.record(rate * 2);
+            let s = h.summary("XDP_PASS");
+            let near = |v: u64, want: u64| v.abs_diff(want) * 100 <= want; // 1%
+            assert!(near(s.p50, rate), "{rate} pps: p50 {}", s.p50);
+            assert!(near(s.max, rate * 2), "{rate} pps: max {}", s.max);
+            let mean = rate as f64 * 1.1;
+            assert!(
+                (s.mean - mean).abs() <= mean / 100.0,
+                "{rate} pps: mean {}",
+                s.mean
+            );
+        }
+    }
     use xdp_core::stats::Datarec;
 
     fn row(packets: u64, bytes: u64) -> ActionStats {
