@@ -21,14 +21,8 @@ source scripts/guest-lib.sh
 ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-6}
 
-WORK=$(mktemp -d /var/tmp/xdp-bench-guest-XXXXXX)
+guest_workdir xdp-bench-guest
 ROOT=$WORK/root
-QEMU_PID=
-cleanup() {
-    [ -z "$QEMU_PID" ] || kill "$QEMU_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 cargo build --release --workspace --bins -q
 make -s -C kern

@@ -8,6 +8,19 @@
 # shellcheck disable=SC2034 # read by the scripts that source this file
 GUEST_LOGS=${XDP_GUEST_LOGS:-/var/tmp/xdp-guest-logs}
 
+# guest_workdir NAME: WORK, a fresh directory under $TMPDIR (/var/tmp by
+# default) for a root file system and its image, removed at exit together
+# with a guest still running then (QEMU_PID, set by boot_guest).
+guest_workdir() {
+    WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/$1.XXXXXX")
+    QEMU_PID=
+    trap guest_cleanup EXIT
+}
+guest_cleanup() {
+    [ -z "$QEMU_PID" ] || kill "$QEMU_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+
 # in_root_of ROOT CMD...: CMD in the guest file system, as root, in a mount
 # namespace of its own (all these mounts go with it). /proc/sys is read-only
 # there, so provision.sh's `sysctl -p` cannot change the host's kernel: it

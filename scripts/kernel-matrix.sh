@@ -27,13 +27,7 @@ MIRROR=${XDP_VM_MIRROR:-http://deb.debian.org}
 fail() { echo "kernel-matrix: FAILED: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "run as root (the kernel tests, chroot, mounts)"
 
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/xdp-kernel-matrix.XXXXXX")
-QEMU_PID=
-cleanup() {
-    [ -z "$QEMU_PID" ] || kill "$QEMU_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+guest_workdir xdp-kernel-matrix
 RESULTS=$WORK/results   # lines: "kernel passed failed skipped seconds ran/staged system"
 # The consoles and logs of the last run stay here (the guests' own words).
 LOGS=/var/tmp/xdp-kernel-matrix-logs

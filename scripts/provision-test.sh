@@ -50,14 +50,8 @@ for tool in mmdebstrap qemu-system-x86_64 mkfs.ext4 unshare; do
 done
 export PATH="$HOME/.cargo/bin:$PATH"
 
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/xdp-provision-test.XXXXXX")
+guest_workdir xdp-provision-test
 ROOT=$WORK/rootfs
-QEMU_PID=
-cleanup() {
-    [ -z "$QEMU_PID" ] || kill "$QEMU_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # in_root CMD...: CMD in the guest file system (guest-lib.sh's in_root).
 in_root() { in_root_of "$ROOT" "$@"; }

@@ -32,13 +32,7 @@ for tool in mmdebstrap qemu-system-x86_64 mkfs.ext4 unshare; do
     command -v "$tool" >/dev/null || fail "$tool not found: run scripts/setup.sh --test"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/xdp-soak.XXXXXX")
-QEMU_PID=
-cleanup() {
-    [ -z "$QEMU_PID" ] || kill "$QEMU_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+guest_workdir xdp-soak
 mkdir -p "$GUEST_LOGS"
 
 start=$SECONDS

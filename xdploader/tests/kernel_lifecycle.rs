@@ -291,6 +291,25 @@ fn dead_pid() -> u32 {
     pid
 }
 
+/// What SIGKILL between the link update and the renames leaves: a loader
+/// that pointed the link at its program, before it moved the pins or
+/// recorded them. The running jump table is pinned only in its staging (the
+/// records still name the table it replaced, here gone). Returns the dead
+/// pid, its staging directory and the interface's jump-table record.
+fn killed_after_link_update(
+    bed: &Testbed,
+    pins: &Bpffs,
+) -> (u32, std::path::PathBuf, std::path::PathBuf) {
+    let state = pins.path().join("xdploader");
+    let pid = dead_pid();
+    let staging = state.join(format!("load-in-progress-{pid}"));
+    std::fs::create_dir_all(staging.join("m")).unwrap();
+    std::fs::rename(pins.path().join("jmp_map"), staging.join("m/jmp_map")).unwrap();
+    let record = state.join(&bed.if_a).join("maps/jmp_map");
+    std::fs::remove_file(&record).unwrap();
+    (pid, staging, record)
+}
+
 #[test]
 #[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
@@ -324,15 +343,8 @@ fn what_a_killed_loader_left_is_undone_or_completed_never_black_holing() {
         "name",
         "stats_map",
     ]);
-    // 2. A loader killed after it pointed the link at its program, before it
-    // moved the pins or recorded them: the running jump table is pinned only
-    // in its staging (the records still name the table it replaced, here gone).
-    let late_pid = dead_pid();
-    let late = state.join(format!("load-in-progress-{late_pid}"));
-    std::fs::create_dir_all(late.join("m")).unwrap();
-    std::fs::rename(&jmp, late.join("m/jmp_map")).unwrap();
-    let record = state.join(&bed.if_a).join("maps/jmp_map");
-    std::fs::remove_file(&record).unwrap();
+    // 2. A loader killed after it pointed the link at its program.
+    let (late_pid, late, record) = killed_after_link_update(&bed, &pins);
 
     // 3. A loader killed while listening to its tracefs instance (kernel-wide,
     // seen wherever tracefs is mounted; mounted here for the test if need be).
@@ -385,15 +397,7 @@ fn status_finishes_a_load_killed_after_its_link_update_and_statswatch_names_it()
     load(&bed, &pins, &bed.if_a, &[]).success();
     let jmp = pins.path().join("jmp_map");
     let jmp_id = MapInfo::from_pin(&jmp).unwrap().id();
-    let state = pins.path().join("xdploader");
-    // As SIGKILL between the link update and the renames leaves it: the
-    // running jump table pinned only in the dead loader's staging.
-    let pid = dead_pid();
-    let staging = state.join(format!("load-in-progress-{pid}"));
-    std::fs::create_dir_all(staging.join("m")).unwrap();
-    std::fs::rename(&jmp, staging.join("m/jmp_map")).unwrap();
-    let record = state.join(&bed.if_a).join("maps/jmp_map");
-    std::fs::remove_file(&record).unwrap();
+    let (pid, staging, record) = killed_after_link_update(&bed, &pins);
 
     let stats = pins.path().join("stats_map");
     let out = testkit::run(
