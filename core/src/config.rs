@@ -10,6 +10,7 @@
 //! # netns = "lab"        # interfaces in `ip netns` namespace lab (pins: /sys/fs/bpf/netns-lab)
 //! # mode = "auto"        # auto | native | skb
 //! # tail = ["jmp_map:3=stage_c"]
+//! # allow_empty_slots = false  # true: the entry may tail-call slots you fill yourself
 //! ```
 
 use std::{
@@ -76,6 +77,9 @@ struct RawEntry {
     jmp_map: Option<String>,
     #[serde(default)]
     tail: Vec<String>,
+    /// As `--allow-empty-slots`.
+    #[serde(default)]
+    allow_empty_slots: bool,
     devmap: Option<String>,
     #[serde(default)]
     max_entries: Vec<String>,
@@ -245,6 +249,7 @@ fn entry(number: usize, base: &Path, raw: &RawEntry, lock_wait: Duration) -> Res
                 sec: raw.sec.clone(),
                 jmp_map: raw.jmp_map.clone(),
                 tail,
+                allow_empty_slots: raw.allow_empty_slots,
             },
             devmap: raw.devmap.clone(),
             max_entries,

@@ -30,6 +30,13 @@ pub enum JumpTableError {
     NoSuchProgram { name: String, available: String },
     #[error("no XDP program in section {section} (sections: {available})")]
     NoSuchSection { section: String, available: String },
+    #[error("the entry {entry} tail-calls {calls}, which nothing fills: every frame would take the path after a failed tail call; {fill}, or --allow-empty-slots if another program fills them")]
+    EntryCallsEmptySlots {
+        entry: String,
+        calls: String,
+        /// The flags that would fill them, or how to.
+        fill: String,
+    },
     #[error("several entry programs ({candidates}): choose one with --prog NAME or --sec SECTION")]
     AmbiguousEntry { candidates: String },
     #[error("no map named {name} (maps: {available})")]
@@ -159,6 +166,9 @@ pub struct ChainOptions {
     /// The prog array `<entry>_<N>` programs go into.
     pub jmp_map: Option<String>,
     pub tail: Vec<TailArg>,
+    /// Load even when the entry tail-calls a constant slot nothing fills
+    /// (the user fills it after the load).
+    pub allow_empty_slots: bool,
 }
 
 /// The entry program and the jump tables, as `chain` asks (load and inspect).
@@ -172,7 +182,69 @@ pub fn plan_chain(
     };
     let entry = entry_program(summary, &choice, &chain.tail)?;
     let tables = plan(summary, &entry, chain.jmp_map.as_deref(), &chain.tail)?;
+    if !chain.allow_empty_slots {
+        entry_slots_filled(summary, &entry, &tables)?;
+    }
     Ok((entry, tables))
+}
+
+/// Refuses a chain whose entry tail-calls a constant slot that the plan
+/// leaves empty: the call fails, and the entry's code after it runs for
+/// every frame (often `return XDP_ABORTED` or a drop: a black hole that a
+/// load would report as success). Names the flags that fill the slots.
+fn entry_slots_filled(
+    summary: &ObjectSummary,
+    entry: &str,
+    tables: &JumpTables,
+) -> Result<(), JumpTableError> {
+    let Some(program) = summary.xdp_programs().find(|p| p.name == entry) else {
+        return Ok(());
+    };
+    let filled = |map: &str, slot: u32| {
+        tables
+            .tables
+            .iter()
+            .any(|t| t.map == map && t.slots.iter().any(|s| s.slot == slot))
+    };
+    let mut empty: Vec<(&str, u32)> = Vec::new();
+    for call in &program.tail_calls {
+        if let (Some(map), Some(slot)) = (call.map.as_deref(), call.slot) {
+            if !filled(map, slot) && !empty.contains(&(map, slot)) {
+                empty.push((map, slot));
+            }
+        }
+    }
+    if empty.is_empty() {
+        return Ok(());
+    }
+    let placed = |name: &str| {
+        tables
+            .tables
+            .iter()
+            .any(|t| t.slots.iter().any(|s| s.program == name))
+    };
+    let idle: Vec<&str> = summary
+        .xdp_programs()
+        .filter(|p| p.name != entry && !p.map_program && !placed(&p.name))
+        .map(|p| p.name.as_str())
+        .collect();
+    let flags: Vec<String> = empty
+        .iter()
+        .enumerate()
+        .map(|(i, (map, slot))| {
+            let program = idle.get(i).copied().unwrap_or("PROG");
+            format!("--tail {map}:{slot}={program}")
+        })
+        .collect();
+    Err(JumpTableError::EntryCallsEmptySlots {
+        entry: entry.to_owned(),
+        calls: empty
+            .iter()
+            .map(|(map, slot)| format!("{map}[{slot}]"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        fill: format!("fill them with {}", flags.join(" ")),
+    })
 }
 
 /// `<entry>_<N>` → N.

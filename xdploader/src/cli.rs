@@ -160,6 +160,9 @@ pub struct ChainArgs {
     /// Put PROG in SLOT of MAP (default map: as --jmp-map); overrides naming and declared slots
     #[arg(long, value_name = "[MAP:]SLOT=PROG")]
     pub tail: Vec<TailArg>,
+    /// Load even when the entry tail-calls a slot nothing fills (you fill it yourself afterwards)
+    #[arg(long)]
+    pub allow_empty_slots: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -496,6 +499,7 @@ impl ChainArgs {
             sec: self.sec.clone(),
             jmp_map: self.jmp_map.clone(),
             tail: self.tail.clone(),
+            allow_empty_slots: self.allow_empty_slots,
         }
     }
 }

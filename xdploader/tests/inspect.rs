@@ -191,7 +191,19 @@ fn programs_in_no_slot_and_empty_called_slots_come_with_the_flags_that_fill_them
         "{}",
         out.stdout
     );
+    // The entry calls slots nothing fills: a load would black-hole, so it
+    // is refused with the flags that fill them (issue 28).
     let out = inspect(&["-file", &elf, "--prog", "parse"]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(
+        out.stdout.contains(
+            "a load would fail: the entry parse tail-calls jmp_map[3], jmp_map[5], which nothing fills: every frame would take the path after a failed tail call; fill them with --tail jmp_map:3=filter_v4 --tail jmp_map:5=filter_v6, or --allow-empty-slots if another program fills them"
+        ),
+        "{}",
+        out.stdout
+    );
+    // Said to be filled by hand: planned, and what is left out is noted.
+    let out = inspect(&["-file", &elf, "--prog", "parse", "--allow-empty-slots"]);
     assert!(
         out.success().contains(
             "jump table: filter_v4, filter_v6 are in no slot while jmp_map[3], jmp_map[5] are empty: e.g. --tail jmp_map:3=filter_v4 --tail jmp_map:5=filter_v6"
@@ -259,7 +271,17 @@ fn dot_draws_the_plan_and_graphviz_reads_it() {
 #[test]
 fn dot_marks_unfilled_slots_and_programs_nothing_reaches() {
     let file = fixture("tests/unfilled_slots.elf");
-    let graph = testkit::graphviz(inspect(&["--dot", "--prog", "parse", "-file", &file]).success());
+    let graph = testkit::graphviz(
+        inspect(&[
+            "--dot",
+            "--prog",
+            "parse",
+            "--allow-empty-slots",
+            "-file",
+            &file,
+        ])
+        .success(),
+    );
     for slot in ["jmp_map[3]", "jmp_map[5]"] {
         assert_eq!(graph.colour(slot), Some("red"), "{graph:#?}");
         assert!(graph.edge("parse", slot));

@@ -625,3 +625,43 @@ fn two_objects_with_a_same_named_map_of_other_sizes_share_a_pin_dir() {
     two.xdploader(&pins, &["unload", "-i", &two.if_a]).success();
     assert_eq!(pins.pins(), Vec::<String>::new(), "unload left pins behind");
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn an_entry_that_tail_calls_empty_slots_is_refused_with_the_flags_that_fill_them() {
+    if !testkit::kernel() {
+        return;
+    }
+    let elf = kern_object("tests/unfilled_slots.elf");
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    // Loaded as it was, it would exit 0 and turn every frame into what the
+    // entry does after a failed tail call.
+    let out = bed.load(&pins, &elf, &["--prog", "parse"]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(
+        out.stderr.trim(),
+        "xdploader: the entry parse tail-calls jmp_map[3], jmp_map[5], which nothing fills: every frame would take the path after a failed tail call; fill them with --tail jmp_map:3=filter_v4 --tail jmp_map:5=filter_v6, or --allow-empty-slots if another program fills them"
+    );
+    assert_eq!(pins.pins(), Vec::<String>::new());
+    assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+    // Said to be filled by hand: loaded as asked.
+    bed.load(&pins, &elf, &["--prog", "parse", "--allow-empty-slots"])
+        .success();
+    bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
+    drop((bed, pins));
+    // The flags it named: every ping passes through filter_v4.
+    let (bed, pins, _) = load_and_count(
+        "tests/unfilled_slots.elf",
+        "stats_map",
+        &[
+            "--prog",
+            "parse",
+            "--tail",
+            "jmp_map:3=filter_v4",
+            "--tail",
+            "jmp_map:5=filter_v6",
+        ],
+    );
+    unload_leaves_nothing(&bed, &pins);
+}

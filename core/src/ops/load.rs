@@ -67,6 +67,9 @@ impl LoadOptions {
         push("--sec", &self.chain.sec);
         push("--jmp-map", &self.chain.jmp_map);
         push("--devmap", &self.devmap);
+        if self.chain.allow_empty_slots {
+            flags.push("--allow-empty-slots".to_owned());
+        }
         for tail in &self.chain.tail {
             let map = tail
                 .map
