@@ -118,7 +118,8 @@ for line in sys.stdin:
 # and a failing binary's whole output.
 # Kernel command line: xdp_suite.only=BIN[,BIN] runs only those binaries,
 # xdp_suite.args=ARG[,ARG] gives each binary those arguments (a test filter),
-# as scripts/soak-guest.sh uses them.
+# xdp_suite.repeat=N runs the whole list N times in this boot, as
+# scripts/soak-guest.sh uses them.
 mountpoint -q /proc || mount -t proc proc /proc
 mountpoint -q /sys || mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
@@ -131,21 +132,23 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 hostname xdp-suite
 ip link set lo up
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=true XDP_TEST_KMSG=1
-only= args=()
+only= args=() repeat=1
 for word in $(cat /proc/cmdline); do
     case $word in
         xdp_suite.only=*) only=",${word#*=}," ;;
         xdp_suite.args=*) IFS=, read -ra args <<<"${word#*=}" ;;
+        xdp_suite.repeat=*) repeat=${word#*=} ;;
     esac
 done
 echo "xdp-suite: kernel $(uname -r)"
+for _ in $(seq "$repeat"); do cat /etc/xdp-suite.list; done |
 while read -r dir exe; do
     name=$(basename "$exe")
     name=${name%-*}
     [ -z "$only" ] || [[ $only == *",$name,"* ]] || continue
     echo "xdp-suite: start $name"
     start=$(date +%s)
-    (cd "$dir" && timeout 1500 "$exe" "${args[@]}" 2>&1) | tee /run/xdp-suite.out |
+    (cd "$dir" && timeout 1500 "$exe" "${args[@]}" </dev/null 2>&1) | tee /run/xdp-suite.out |
         grep -a --line-buffered -E '^test .* \.\.\. '
     rc=${PIPESTATUS[0]}
     result=$(grep -a '^test result:' /run/xdp-suite.out | tail -1)
@@ -155,7 +158,7 @@ while read -r dir exe; do
         cat /run/xdp-suite.out
     fi
     echo "xdp-suite: result $name rc=$rc passed=${passed:-0} failed=${failed:-0} ignored=${ignored:-0} secs=$(( $(date +%s) - start ))"
-done < /etc/xdp-suite.list
+done
 echo "xdp-suite: done"
 sync
 echo o > /proc/sysrq-trigger

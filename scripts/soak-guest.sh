@@ -9,6 +9,8 @@
 #   XDP_SOAK_ONLY="kernel_bench kernel_lifecycle"   only these test binaries
 #   XDP_SOAK_ARGS="trafficgen,--test-threads=1"     arguments for each binary
 #                                     (a libtest filter), comma-separated
+#   XDP_SOAK_REPEAT=N                 run them N times in each boot (a
+#                                     short test looped without a boot each time)
 #   XDP_SOAK_STOP=1                   stop at the first round that fails
 # Every round's console stays in $GUEST_LOGS (scripts/guest-lib.sh), and a
 # round whose guest died prints the kernel's report and the tests in flight.
@@ -52,6 +54,12 @@ if [ -n "$ONLY" ]; then
     SUITE_EXPECTED=$(wc -w <<<"$ONLY")
 fi
 [ -z "$ARGS" ] || cmdline+=("xdp_suite.args=$ARGS")
+REPEAT=${XDP_SOAK_REPEAT:-1}
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || fail "XDP_SOAK_REPEAT must be a whole number ≥ 1, not '$REPEAT'"
+if [ "$REPEAT" -gt 1 ]; then
+    cmdline+=("xdp_suite.repeat=$REPEAT")
+    SUITE_EXPECTED=$((SUITE_EXPECTED * REPEAT))
+fi
 
 kernel="?" reports=0 failed=0 soak_start=$SECONDS
 for round in $(seq 1 "$ROUNDS"); do
