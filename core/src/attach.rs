@@ -10,7 +10,6 @@ use std::{
 };
 
 use aya::{programs::Xdp, Ebpf};
-use serde::Serialize;
 
 use crate::{errno_text, iface::Interface, state::PinLayout, sys};
 
@@ -40,17 +39,9 @@ pub enum AttachError {
     },
 }
 
-/// Attach mode as the user asks for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Native (driver) mode, and generic (skb) mode if the driver refuses.
-    Auto,
-    /// Native (driver) mode only.
-    Native,
-    /// Generic (skb) mode only.
-    Skb,
-}
+/// The attach mode asked for (kept beside the mode in force, in netdev,
+/// where the load record in crate::state reads it too).
+pub use crate::netdev::Mode;
 
 /// An interface's attachment, ready to be committed (pinned) or dropped.
 #[derive(Debug)]
@@ -114,17 +105,6 @@ impl Attachment {
     /// The load committed: a replacement stays.
     pub fn committed(&mut self) {
         self.restore = None;
-    }
-}
-
-impl Mode {
-    /// As `--mode` and the config file spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Native => "native",
-            Self::Skb => "skb",
-        }
     }
 }
 

@@ -405,3 +405,22 @@ pub fn tracefs() -> Option<PathBuf> {
     let debug = Path::new("/sys/kernel/debug/tracing");
     is_fs(debug, TRACEFS_MAGIC).then(|| debug.to_owned())
 }
+
+/// What kind of file a path is, for messages.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a regular file"
+    }
+}

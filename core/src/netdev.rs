@@ -64,6 +64,29 @@ fn sys_nix(call: &'static str) -> impl FnOnce(nix::Error) -> NetdevError {
     }
 }
 
+/// Attach mode as the user asks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Native (driver) mode, and generic (skb) mode if the driver refuses.
+    Auto,
+    /// Native (driver) mode only.
+    Native,
+    /// Generic (skb) mode only.
+    Skb,
+}
+
+impl Mode {
+    /// As `--mode` and the config file spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Native => "native",
+            Self::Skb => "skb",
+        }
+    }
+}
+
 /// How an XDP program is attached to a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

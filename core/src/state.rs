@@ -721,7 +721,7 @@ pub struct LoadRecord {
     pub flags: String,
     /// The attach mode asked for: a change needs a new link, not a replace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<crate::attach::Mode>,
+    pub mode: Option<crate::netdev::Mode>,
     /// The config file whose `xdploader apply` made this load (None: by hand).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_from: Option<PathBuf>,

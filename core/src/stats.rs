@@ -349,7 +349,7 @@ fn not_a_map(path: &Path) -> Option<String> {
         return Some("a directory".into());
     }
     if !crate::bpffs::is_bpffs(path) {
-        return Some(format!("{} not on bpffs", crate::ops::file_kind(&meta)));
+        return Some(format!("{} not on bpffs", crate::bpffs::file_kind(&meta)));
     }
     let fd = crate::sys::obj_get(path, false).ok()?;
     match crate::sys::object_kind(std::os::fd::AsFd::as_fd(&fd)).ok()? {

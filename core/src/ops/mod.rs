@@ -113,24 +113,7 @@ pub fn require_capabilities(what: &'static str) -> Result<(), Error> {
 /// MiB (BTF included); without a bound, /dev/zero reads until memory runs out.
 pub const MAX_OBJECT_BYTES: u64 = 64 << 20;
 
-/// What kind of file a path is, for messages.
-pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt as _;
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "a regular file"
-    }
-}
+use crate::bpffs::file_kind;
 
 /// Reads and inspects `file` (no root needed): shared by load and inspect.
 /// Only a regular file of sane size is read: a FIFO would block, a device
