@@ -123,6 +123,9 @@ pub struct Link {
     pub max_mtu: Option<u32>,
     pub xdp: XdpMode,
     pub xdp_prog_id: Option<u32>,
+    /// The programs of each mode, where several are attached at once
+    /// (native and generic): then `xdp_prog_id` is None.
+    pub xdp_mode_prog_ids: Vec<u32>,
     /// For a veth: the peer's ifindex, in the peer's namespace.
     pub peer_ifindex: Option<u32>,
     /// For a veth whose peer is in another namespace: that namespace's id
@@ -131,6 +134,11 @@ pub struct Link {
 }
 
 impl Link {
+    /// Whether `prog_id` runs on this interface, in any mode.
+    pub fn runs(&self, prog_id: u32) -> bool {
+        self.xdp_prog_id == Some(prog_id) || self.xdp_mode_prog_ids.contains(&prog_id)
+    }
+
     pub fn is_veth(&self) -> bool {
         self.kind.as_deref() == Some("veth")
     }
@@ -284,6 +292,7 @@ fn parse_link(m: &LinkMessage) -> Link {
         max_mtu: None,
         xdp: XdpMode::None,
         xdp_prog_id: None,
+        xdp_mode_prog_ids: Vec::new(),
         peer_ifindex: None,
         peer_netnsid: None,
     };
@@ -317,6 +326,11 @@ fn parse_link(m: &LinkMessage) -> Link {
                             }
                         }
                         LinkXdp::ProgId(id) => link.xdp_prog_id = Some(*id),
+                        // With programs in several modes, IFLA_XDP_PROG_ID
+                        // is absent and each mode's id comes apart.
+                        LinkXdp::DrvProgId(id) | LinkXdp::SkbProgId(id) | LinkXdp::HwProgId(id) => {
+                            link.xdp_mode_prog_ids.push(*id);
+                        }
                         _ => {}
                     }
                 }

@@ -223,10 +223,8 @@ pub fn link_place(facts: &crate::sys::LinkFacts, ifindex: u32) -> LinkPlace {
     match facts.xdp_ifindex {
         None | Some(0) => LinkPlace::Gone,
         Some(attached) => {
-            let runs = crate::netdev::link(ifindex)
-                .ok()
-                .and_then(|l| l.xdp_prog_id);
-            if attached == ifindex && runs == Some(facts.prog_id) {
+            let runs = crate::netdev::link(ifindex).is_ok_and(|l| l.runs(facts.prog_id));
+            if attached == ifindex && runs {
                 LinkPlace::Here
             } else {
                 LinkPlace::Elsewhere { ifindex: attached }
