@@ -77,10 +77,11 @@ fn watch_prints_ndjson_rates_and_an_hdr_summary() {
     for (n, i) in intervals.iter().enumerate() {
         assert_eq!(i["interval"], n as u64 + 1);
         assert!(i["timestamp_ms"].as_u64().unwrap() > 1_600_000_000_000);
-        // At least the interval asked for, and what the clock says passed
-        // (how much longer depends on the machine: an emulated guest lags).
+        // What the clock says passed. Ticks keep to a grid of 0.3 s: one
+        // that a loaded machine runs late makes the next one shorter, so
+        // one interval may be below 0.3 s; their sum is not (below).
         let seconds = i["seconds"].as_f64().unwrap();
-        assert!(seconds > 0.29, "interval of {seconds} s");
+        assert!(seconds > 0.0, "interval of {seconds} s");
         if n > 0 {
             let ms = |i: &Value| i["timestamp_ms"].as_f64().unwrap();
             let passed = (ms(i) - ms(&intervals[n - 1])) / 1000.0;
@@ -90,6 +91,14 @@ fn watch_prints_ndjson_rates_and_an_hdr_summary() {
             );
         }
     }
+    let total: f64 = intervals
+        .iter()
+        .map(|i| i["seconds"].as_f64().unwrap())
+        .sum();
+    assert!(
+        total >= 6.0 * 0.3 - 0.01,
+        "6 intervals of 0.3 s took {total} s"
+    );
     // Rates are the deltas: what was there before the first interval plus
     // Σ pps × seconds is the final total (pings may start before the baseline).
     let last = pass_row(&intervals[5]);
