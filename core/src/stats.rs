@@ -169,21 +169,37 @@ impl std::fmt::Debug for StatsMap {
 impl StatsMap {
     /// Opens the map pinned at `path`, read-only, and checks its type and layout.
     pub fn open(path: &Path) -> Result<Self, StatsError> {
-        if let Some(what) = not_a_map(path) {
-            return Err(StatsError::NotAMap {
-                path: path.to_owned(),
-                what,
-            });
+        // One BPF_OBJ_GET on the way that works; what else the path is, is
+        // asked only when it fails (a one-shot read is mostly start-up).
+        let fd = match crate::sys::obj_get(path, true) {
+            Ok(fd) => fd,
+            Err(e) => {
+                if let Some(what) = not_a_map(path) {
+                    return Err(StatsError::NotAMap {
+                        path: path.to_owned(),
+                        what,
+                    });
+                }
+                return Err(open_error(
+                    path,
+                    MapError::SyscallError(aya::sys::SyscallError {
+                        call: "bpf(BPF_OBJ_GET, BPF_F_RDONLY)",
+                        io_error: e,
+                    }),
+                ));
+            }
+        };
+        // A pinned link or program opens too (read-only refused for a
+        // program, not for a link): it is not a map.
+        match crate::sys::object_kind(std::os::fd::AsFd::as_fd(&fd)) {
+            Ok("map") | Err(_) => {}
+            Ok(kind) => {
+                return Err(StatsError::NotAMap {
+                    path: path.to_owned(),
+                    what: format!("a pinned BPF {kind}"),
+                })
+            }
         }
-        let fd = crate::sys::obj_get(path, true).map_err(|e| {
-            open_error(
-                path,
-                MapError::SyscallError(aya::sys::SyscallError {
-                    call: "bpf(BPF_OBJ_GET, BPF_F_RDONLY)",
-                    io_error: e,
-                }),
-            )
-        })?;
         let data = MapData::from_fd(fd).map_err(|err| open_error(path, err))?;
         Self::from_map_data(path, data)
     }

@@ -101,6 +101,13 @@ fn main() -> ExitCode {
     // Under `ip netns exec`, /sys/fs/bpf is the host's only once we look there.
     // Required by clap unless --generate-assets is given.
     let file = match (cli.file.take(), &cli.interface) {
+        // A pin this process sees is read where it is: a reader pins
+        // nothing that could vanish with a mount namespace of its own, so
+        // the host's is looked for (ancestors' /proc walked) only when the
+        // pin is not here, as under `ip netns exec`'s fresh /sys.
+        (Some(file), _) if bpffs::is_bpffs(&file) => {
+            std::path::absolute(&file).map_err(anyhow::Error::from)
+        }
         (Some(mut file), _) => {
             clikit::pins_where_the_host_sees_them("statswatch", &mut file).map(|()| file)
         }
