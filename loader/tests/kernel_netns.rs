@@ -368,3 +368,96 @@ fn statswatch_i_reads_the_stats_map_of_what_runs_on_that_interface_in_its_namesp
         xdploader_in(&bed.ns_a, false, &["unload", "-i", IFACE]).success();
     }
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_load_in_an_unnamed_namespace_pins_under_its_cookie_and_outlives_nothing() {
+    if !testkit::kernel() {
+        return;
+    }
+    use std::io::{BufRead as _, Write as _};
+    let elf = kern_object("xdp.elf");
+    let before = unnamed_dirs();
+    // A container's namespace: no name in /run/netns, alive while the
+    // process holding it is (until its stdin closes).
+    let script = format!(
+        "ip link add {IFACE} type veth peer name {IFACE}p && ip link set {IFACE} up && \
+         ip link set {IFACE}p up && {} -file {} -i {IFACE} >/dev/null && echo ready && read _",
+        bin("xdploader").display(),
+        elf.display()
+    );
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // Removed whatever happens: the directory the load made.
+    struct Removed(Vec<std::path::PathBuf>);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            for dir in &self.0 {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    let made: Vec<_> = unnamed_dirs()
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    let _removed = Removed(made.clone());
+    assert_eq!(line.trim(), "ready");
+    assert_eq!(made.len(), 1, "{made:?}");
+    let dir = &made[0];
+    assert!(dir.join("xdploader").join(IFACE).join("link").exists());
+    assert!(dir.join("stats_map").exists());
+
+    let status = run(None, bin("xdploader"), &["status"]);
+    assert!(
+        status.success().contains("run programs of ours")
+            && status.stdout.contains(&dir.display().to_string()),
+        "{}",
+        status.stdout
+    );
+    // The namespace goes with its last process: its program with it; the
+    // pins stay, named, until unload --all.
+    holder.stdin.take().unwrap().write_all(b"\n").unwrap();
+    holder.wait().unwrap();
+    let gone = format!("{}: {IFACE} gone with its network namespace", dir.display());
+    let start = std::time::Instant::now();
+    while !run(None, bin("xdploader"), &["status"])
+        .success()
+        .contains(&gone)
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never said gone"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let dir_arg = dir.display().to_string();
+    run(
+        None,
+        bin("xdploader"),
+        &["unload", "--all", "--pin-dir", &dir_arg],
+    )
+    .success();
+    assert!(!dir.join("xdploader").join(IFACE).exists());
+}
+
+/// /sys/fs/bpf/netns-cookie-* (netns-ino-* before 5.14) now.
+fn unnamed_dirs() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir("/sys/fs/bpf")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("netns-cookie-") || name.starts_with("netns-ino-")
+        })
+        .map(|e| e.path())
+        .collect()
+}
