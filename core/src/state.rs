@@ -363,6 +363,38 @@ pub fn recorded_ids(layout: &PinLayout) -> HashSet<u32> {
     ids_recorded_except(layout, None)
 }
 
+/// The other interfaces of ours (not in `except`) whose load recorded the
+/// map `map_id`, each as "IF's PROGRAM" (the program its link runs): a map
+/// pinned by name is shared by every load that names it, and a user who
+/// copied an object should know the counters are one.
+pub fn users_of_map(layout: &PinLayout, id: u32, except: &[&str]) -> Vec<String> {
+    let names: std::collections::HashMap<u32, String> = aya::programs::loaded_programs()
+        .flatten()
+        .filter_map(|p| Some((p.id(), p.name_as_str()?.to_owned())))
+        .collect();
+    let links: std::collections::HashMap<String, u32> = pinned_links(layout, PinLayout::link)
+        .into_iter()
+        .map(|(name, facts)| (name, facts.prog_id))
+        .collect();
+    interface_dirs(layout)
+        .into_iter()
+        .filter(|(name, _)| !except.contains(&name.as_str()))
+        .filter(|(_, dir)| {
+            let records = dir.join("maps");
+            pins_under(&records)
+                .iter()
+                .any(|r| map_id(&records.join(r)) == Some(id))
+        })
+        .map(|(name, _)| {
+            let program = links.get(&name).and_then(|id| names.get(id));
+            match program {
+                Some(program) => format!("{name}'s {program}"),
+                None => name,
+            }
+        })
+        .collect()
+}
+
 /// Ids recorded by every interface of ours except `iface`.
 fn ids_recorded_elsewhere(layout: &PinLayout, iface: &str) -> HashSet<u32> {
     ids_recorded_except(layout, Some(iface))

@@ -110,6 +110,10 @@ pub struct MapPin {
     #[serde(skip)]
     pub relative: PathBuf,
     pub action: PinAction,
+    /// For a reused pin: the other interfaces' loads that use the same map
+    /// ("veth1's xdp_skeleton"), whose counters it shares.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
 }
 
 /// Maps whose content the loader (or another process) fills: never reused.
@@ -131,14 +135,16 @@ pub fn plan_map_pins(
     layout: &PinLayout,
     summary: &ObjectSummary,
     fresh: bool,
-    first_iface: &str,
+    interfaces: &[&str],
 ) -> Result<Vec<MapPin>, TransactionError> {
+    let first_iface = interfaces.first().copied().unwrap_or("");
     let mut pins = Vec::new();
     let ours = state::recorded_ids(layout);
     for map in &summary.maps {
         let Some(pin) = &map.pin else { continue };
         let relative = pin.relative(Some(first_iface));
         let path = layout.map(&relative);
+        let mut shared_with = Vec::new();
         let action = if path.symlink_metadata().is_err() {
             PinAction::Create
         } else {
@@ -147,6 +153,7 @@ pub fn plan_map_pins(
             if rebuilt_each_load(map) || (fresh && !differences.is_empty()) {
                 PinAction::Replace
             } else if differences.is_empty() && ours.contains(&info.id()) {
+                shared_with = state::users_of_map(layout, info.id(), interfaces);
                 PinAction::Reuse
             } else if differences.is_empty() {
                 PinAction::Borrow
@@ -163,6 +170,7 @@ pub fn plan_map_pins(
             path,
             relative,
             action,
+            shared_with,
         });
     }
     Ok(pins)

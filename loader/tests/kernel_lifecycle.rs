@@ -885,3 +885,38 @@ fn force_replaces_another_tools_program_and_puts_it_back_when_the_load_fails() {
     );
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_map_pinned_by_name_that_another_interface_uses_is_said_to_be_shared() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    load(&bed, &pins, &bed.if_a, &[]).success();
+    let (c, _d) = bed.second_pair();
+    // A second interface, the same object: its stats_map is the first one's.
+    let out = load(&bed, &pins, &c, &[]);
+    let stats = pins.path().join("stats_map");
+    assert!(
+        out.success().contains(&format!(
+            "{} (reused: also used by {}'s xdp_skeleton, so its counts are theirs too)",
+            stats.display(),
+            bed.if_a
+        )),
+        "{}",
+        out.stdout
+    );
+    // A reload of the first names the second, never itself.
+    let out = load(&bed, &pins, &bed.if_a, &[]);
+    assert!(
+        out.success()
+            .contains(&format!("(reused: also used by {c}'s xdp_skeleton")),
+        "{}",
+        out.stdout
+    );
+    for iface in [bed.if_a.as_str(), c.as_str()] {
+        bed.xdploader(&pins, &["unload", "-i", iface]).success();
+    }
+}

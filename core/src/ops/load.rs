@@ -249,9 +249,13 @@ pub fn execute_unless(
     let layout = PinLayout::new(pin_dir).with_mode(opts.pin_mode);
     let cleaned = crate::state::clean_dead_staging(&layout);
     attach::clean_dead_trace_instances();
-    let first_iface = prepared.interfaces.first().map_or("", |i| i.name.as_str());
+    let interfaces: Vec<&str> = prepared
+        .interfaces
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
     let pins =
-        crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh, first_iface)?;
+        crate::transaction::plan_map_pins(&layout, &prepared.summary, opts.fresh, &interfaces)?;
     let mut transaction = Transaction::begin(&layout)?;
     let map_pin_paths = transaction.map_pin_paths(&pins)?;
     check()?;

@@ -170,10 +170,14 @@ impl fmt::Display for LoadText<'_> {
             .iter()
             .map(|p| {
                 let how = match p.action {
-                    PinAction::Create => "new",
-                    PinAction::Reuse => "reused",
-                    PinAction::Borrow => "reused, another tool's: unload leaves it",
-                    PinAction::Replace => "replaced",
+                    PinAction::Create => "new".to_owned(),
+                    PinAction::Reuse if !p.shared_with.is_empty() => format!(
+                        "reused: also used by {}, so its counts are theirs too",
+                        p.shared_with.join(", ")
+                    ),
+                    PinAction::Reuse => "reused".to_owned(),
+                    PinAction::Borrow => "reused, another tool's: unload leaves it".to_owned(),
+                    PinAction::Replace => "replaced".to_owned(),
                 };
                 format!("{} ({how})", p.path.display())
             })
