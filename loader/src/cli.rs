@@ -106,7 +106,7 @@ pub enum Command {
         after_help = "Examples:\n  ip netns exec gen xdploader trafficgen -i veth0 --duration 5\n  xdploader trafficgen -i veth0 --size 1500 --threads 2 --dst-mac 52:54:27:27:27:25 --json\n  xdploader trafficgen -i veth0 --icmp --dst 10.2.2.1 --dst-mac 52:54:27:27:27:25   echo requests\nA veth delivers only to a peer with an XDP program (or GRO on)."
     )]
     Trafficgen(TrafficgenArgs),
-    /// Find why XDP may not work on interfaces (veth peers, checksums, MTU, rp_filter,
+    /// Find why XDP may not work on interfaces (without -i: each one running XDP here) (veth peers, checksums, MTU, rp_filter,
     /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
     #[command(
         after_help = "Examples:\n  xdploader doctor -i veth1\n  xdploader doctor --fix -i vethA,vethB     apply the safe fixes\n  ip netns exec lab xdploader doctor --json -i veth0"

@@ -57,6 +57,16 @@ fn missing(what: &str) -> ! {
         .exit()
 }
 
+/// As [`missing`], with the usage of subcommand `verb`, not the top level's.
+fn missing_in(verb: &str, what: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut(verb) {
+        Some(sub) => sub.error(ErrorKind::MissingRequiredArgument, what).exit(),
+        None => missing(what),
+    }
+}
+
 /// Prints a report as one JSON document, or as `text` renders it.
 fn print_report<T: Serialize>(
     report: &T,

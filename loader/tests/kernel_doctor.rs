@@ -269,3 +269,36 @@ fn fixes_never_go_through_a_shell_even_for_a_name_full_of_metacharacters() {
     let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
     assert!(left.is_empty(), "a shell ran the name: {left:?}");
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn without_interfaces_doctor_checks_every_one_running_xdp_or_shows_its_own_usage() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    // Nothing runs XDP in the namespace yet: doctor's own usage, exit 2.
+    let out = run(Some(&bed.ns_a), bin("xdploader"), &["doctor"]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(
+        out.stderr.contains("no interface here runs an XDP program")
+            && out.stderr.contains("Usage: xdploader doctor [OPTIONS]"),
+        "{}",
+        out.stderr
+    );
+    bed.load(&pins, &kern_object("xdp.elf"), &[]).success();
+    let out = run(
+        Some(&bed.ns_a),
+        bin("xdploader"),
+        &["doctor", "--json", "--pin-dir", &pins.arg()],
+    );
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let checked: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["iface"].as_str())
+        .collect();
+    assert!(checked.contains(&bed.if_a.as_str()), "{report}");
+}

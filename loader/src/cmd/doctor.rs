@@ -1,4 +1,5 @@
-//! `xdploader doctor -i IF[,IF]`: the findings, each with its cause and the
+//! `xdploader doctor [-i IF[,IF]]` (default: every interface running XDP
+//! here): the findings, each with its cause and the
 //! command that fixes it; exits 1 while problems are left, so scripts can
 //! gate on it.
 
@@ -9,13 +10,27 @@ use xdp_core::ops::{
     doctor::{DoctorReport, Severity},
 };
 
-use crate::{cli::DoctorArgs, missing, print_report};
+use crate::{cli::DoctorArgs, missing_in, print_report};
 
 pub fn run(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
-    if args.target.interfaces.is_empty() {
-        missing("no interface given: doctor -i IF[,IF...]");
-    }
     let mut opts = args.options();
+    // No -i: every interface of this namespace that runs an XDP program.
+    if opts.interfaces.is_empty() {
+        opts.interfaces = xdp_core::netdev::interfaces()?
+            .into_iter()
+            .filter(|(ifindex, _)| {
+                xdp_core::netdev::link(*ifindex)
+                    .is_ok_and(|l| l.xdp != xdp_core::netdev::XdpMode::None)
+            })
+            .map(|(_, name)| name)
+            .collect();
+        if opts.interfaces.is_empty() {
+            missing_in(
+                "doctor",
+                "no interface here runs an XDP program: name the ones to check with -i IF[,IF...]",
+            );
+        }
+    }
     ops::require_capabilities("doctor")?;
     clikit::pins_where_the_host_sees_them("xdploader", &mut opts.pin_dir)?;
     let report = ops::doctor::run(&opts)?;
