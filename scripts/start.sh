@@ -16,7 +16,7 @@ export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 # Cargo is needed only to build: in the VM the binaries are built already
 # and root, who runs this, has no toolchain of its own.
 if [ ! -x target/release/xdploader ] || [ ! -x target/release/statswatch ] ||
-   [ -n "$(find core xdploader statswatch clikit kern Cargo.toml Cargo.lock ! -name '*.elf' \
+   [ -n "$(find core loader statswatch clikit kern Cargo.toml Cargo.lock ! -name '*.elf' \
             -newer target/release/xdploader -print -quit)" ]; then
     bash scripts/setup.sh
     cargo build --release --workspace --bins
@@ -95,3 +95,7 @@ Next:
   $(tool statswatch) -file $PIN_DIR/stats_map     # the verdict counters
   $here/scripts/stop.sh     # undo all of it
 MSG
+# The README writes plain `xdploader` and `statswatch`: say how to get there.
+if [ "$(tool xdploader)" != xdploader ] || [ "$(tool statswatch)" != statswatch ]; then
+    echo "  sudo install -m 0755 $here/target/release/{xdploader,statswatch} /usr/local/bin/     # the tools by name, as the README writes them"
+fi
