@@ -23,7 +23,8 @@ use xdp_errors::ErrorTracer;
 
 const EXAMPLES: &str = "\
 Examples:
-  statswatch -file /sys/fs/bpf/stats_map                  totals, once
+  statswatch                                              totals of /sys/fs/bpf/stats_map, once
+  statswatch -file /sys/fs/bpf/stats_map                  the same, the pin named
   statswatch -w -file /sys/fs/bpf/stats_map               rates every second until Ctrl-C
   ip netns exec lab statswatch -i eth0                    the stats map of what runs on eth0 there
   statswatch --interval 0.5 --count 10 --per-cpu -file /sys/fs/bpf/stats_map
@@ -49,13 +50,8 @@ const VERSION: &str = concat!(
 )]
 struct Cli {
     /// The pinned map: a percpu_array of {u64 packets; u64 bytes}, one per XDP action
-    #[arg(
-        short = 'f',
-        long,
-        value_name = "PIN",
-        required_unless_present_any = ["generate_assets", "interface"],
-        conflicts_with = "interface"
-    )]
+    /// (default: stats_map in this network namespace's pin directory, /sys/fs/bpf on the host)
+    #[arg(short = 'f', long, value_name = "PIN", conflicts_with = "interface")]
     file: Option<PathBuf>,
     /// Instead of -file: the stats map of the program running on IF in this network namespace,
     /// wherever it is pinned (under /sys/fs/bpf, or /sys/fs/bpf/netns-NAME in another namespace)
@@ -117,7 +113,11 @@ fn main() -> ExitCode {
             clikit::pins_where_the_host_sees_them("statswatch", &mut pin_dir)
                 .and_then(|()| Ok(xdp_core::stats::pin_for_interface(&pin_dir, iface)?))
         }
-        (None, None) => Ok(PathBuf::new()),
+        // Where a load of kern/xdp.c (or a copy) pins it in this namespace.
+        (None, None) => {
+            let mut file = xdp_core::netns::here().default_pin_dir().join("stats_map");
+            clikit::pins_where_the_host_sees_them("statswatch", &mut file).map(|()| file)
+        }
     };
     let file = match file {
         Ok(file) => file,
