@@ -41,6 +41,7 @@ pub mod peer;
 pub mod state;
 pub mod stats;
 pub mod sys;
+pub mod tracelog;
 pub mod trafficgen;
 pub mod transaction;
 pub mod verifier;

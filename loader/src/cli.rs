@@ -106,6 +106,12 @@ pub enum Command {
         after_help = "Examples:\n  ip netns exec gen xdploader trafficgen -i veth0 --duration 5\n  xdploader trafficgen -i veth0 --size 1500 --threads 2 --dst-mac 52:54:27:27:27:25 --json\n  xdploader trafficgen -i veth0 --icmp --dst 10.2.2.1 --dst-mac 52:54:27:27:27:25   echo requests\nA veth delivers only to a peer with an XDP program (or GRO on)."
     )]
     Trafficgen(TrafficgenArgs),
+    /// Show what XDP programs print with bpf_printk, as it comes (what `bpftool prog tracelog` shows,
+    /// from a tracefs instance of its own, so other readers of trace_pipe lose nothing)
+    #[command(
+        after_help = "Examples:\n  xdploader tracelog\n  xdploader tracelog --count 10 --json\n  xdploader tracelog --duration 5\nThe kernel names the task and CPU a program ran on, not the program: say which in the text you print."
+    )]
+    Tracelog(TracelogArgs),
     /// Find why XDP may not work on interfaces (without -i: each one running XDP here) (veth peers, checksums, MTU, rp_filter,
     /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
     #[command(
@@ -338,6 +344,19 @@ pub struct BenchArgs {
     #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
     /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TracelogArgs {
+    /// Stop after N lines
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after SECS seconds
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// One JSON object per line (task, cpu, time, message)
     #[arg(long)]
     pub json: bool,
 }

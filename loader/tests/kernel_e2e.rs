@@ -7,7 +7,7 @@
 
 use aya::maps::{Map, MapData, ProgramArray};
 use serde_json::Value;
-use testkit::{bin, kern_object, run, Bpffs, HostPinDir, Testbed};
+use testkit::{bin, kern_object, run, sh, Bpffs, HostPinDir, Testbed};
 
 /// Bytes of one ping frame with a 56-byte payload: Ethernet 14 + IPv4 20 + ICMP 8 + 56.
 const PING_FRAME: u64 = 98;
@@ -132,7 +132,7 @@ fn native_mode_at_mtu_9000_with_frags() {
     let bed = Testbed::new();
     let pins = Bpffs::new();
     for (ns, ifname) in [(&bed.ns_a, &bed.if_a), (&bed.ns_b, &bed.if_b)] {
-        testkit::sh(&["ip", "-n", ns, "link", "set", "dev", ifname, "mtu", "9000"]);
+        sh(&["ip", "-n", ns, "link", "set", "dev", ifname, "mtu", "9000"]);
     }
     let out = load(&bed, &pins, &["--mode", "native"]);
     if !testkit::has_xdp_frags() {
@@ -348,4 +348,75 @@ fn status_dot_draws_what_runs_with_the_counters() {
         .find(|(n, _, _)| n.starts_with("counters"))
         .unwrap_or_else(|| panic!("no counters: {graph:#?}"));
     assert!(counters_node.1.contains("XDP_PASS 2"), "{counters_node:?}");
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn tracelog_shows_what_a_program_prints_and_leaves_no_tracefs_instance() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    bed.load(&pins, &kern_object("tests/printk.elf"), &[])
+        .success();
+    let reader = std::process::Command::new(bin("xdploader"))
+        .args(["tracelog", "--json", "--duration", "20"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its instance is there once it listens; then the pings print. tracefs
+    // is one file system however often it is mounted: a mount of the
+    // test's own shows the instances that the tool's private mount makes.
+    struct Tracefs(tempfile::TempDir);
+    impl Drop for Tracefs {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(self.0.path(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let tracefs = Tracefs(tempfile::tempdir().unwrap());
+    sh(&[
+        "mount",
+        "-t",
+        "tracefs",
+        "nodev",
+        tracefs.0.path().to_str().unwrap(),
+    ]);
+    let instance = format!("xdploader-tracelog-{}", reader.id());
+    let instances = [tracefs.0.path().join("instances")];
+    let start = std::time::Instant::now();
+    while !instances.iter().any(|d| d.join(&instance).exists()) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "no instance {instance}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    // SIGINT: it stops cleanly, printing what it read.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(reader.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = reader.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ours = lines
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("xdp-skeleton printk: frame on ifindex"))
+        })
+        .count();
+    assert!(ours >= 3, "{lines:?}");
+    for dir in instances {
+        assert!(!dir.join(&instance).exists(), "{instance} left");
+    }
 }

@@ -8,5 +8,6 @@ pub mod doctor;
 pub mod inspect;
 pub mod load;
 pub mod status;
+pub mod tracelog;
 pub mod trafficgen;
 pub mod unload;
