@@ -112,13 +112,24 @@ fn collect_longs(cmd: &clap::Command, out: &mut Vec<String>) {
     }
 }
 
+/// What a man page has beyond the clap definitions, as Debian users look
+/// for it: each entry a `.TP` paragraph (tag, text).
+#[derive(Debug, Default)]
+pub struct ManSections {
+    pub exit_status: Vec<(String, String)>,
+    pub files: Vec<(String, String)>,
+    pub see_also: Vec<&'static str>,
+}
+
 /// `--generate-assets DIR` (hidden): man pages (`NAME.1`, and
 /// `NAME-SUB.1` for each subcommand) and bash, zsh and fish completions,
 /// from the clap definitions, for packages and `make install`-style use.
-/// Returns the files written.
+/// `sections` gives each page (by name: `xdploader`, `xdploader-doctor`)
+/// its EXIT STATUS, FILES and SEE ALSO. Returns the files written.
 pub fn generate_assets(
     mut cmd: clap::Command,
     dir: &std::path::Path,
+    sections: &dyn Fn(&str) -> ManSections,
 ) -> anyhow::Result<Vec<PathBuf>> {
     use anyhow::Context as _;
     use clap_complete::{generate_to, Shell};
@@ -141,9 +152,7 @@ pub fn generate_assets(
     }
     for (page, command) in pages {
         let path = dir.join(format!("{page}.1"));
-        let mut out = Vec::new();
-        clap_mangen::Man::new(command)
-            .render(&mut out)
+        let out = man_page(command, &sections(&page))
             .with_context(|| format!("rendering {}", path.display()))?;
         std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
         written.push(path);
@@ -156,9 +165,167 @@ pub fn generate_assets(
     Ok(written)
 }
 
+/// One man page: clap_mangen's sections, but a SYNOPSIS that names each
+/// option's argument, EXAMPLES that man does not reflow (the help's
+/// examples, one command a line), then EXIT STATUS, FILES and SEE ALSO.
+fn man_page(command: clap::Command, extra: &ManSections) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let man = clap_mangen::Man::new(command.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    writeln!(out, ".SH SYNOPSIS\n{}", synopsis(&command))?;
+    man.render_description_section(&mut out)?;
+    if command.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut out)?;
+    }
+    if command.get_subcommands().any(|s| !s.is_hide_set()) {
+        man.render_subcommands_section(&mut out)?;
+    }
+    if let Some(after) = command.get_after_help() {
+        writeln!(out, ".SH EXAMPLES\n.nf")?;
+        for line in after.to_string().lines().filter(|l| *l != "Examples:") {
+            writeln!(out, "{}", roff_text(line))?;
+        }
+        writeln!(out, ".fi")?;
+    }
+    for (title, entries) in [("EXIT STATUS", &extra.exit_status), ("FILES", &extra.files)] {
+        if entries.is_empty() {
+            continue;
+        }
+        writeln!(out, ".SH \"{title}\"")?;
+        for (tag, text) in entries {
+            writeln!(out, ".TP\n\\fB{}\\fR\n{}", roff_text(tag), roff_text(text))?;
+        }
+    }
+    if !extra.see_also.is_empty() {
+        let refs: Vec<String> = extra
+            .see_also
+            .iter()
+            .map(|r| match r.split_once('(') {
+                Some((name, section)) => format!("\\fB{}\\fR({section}", roff_text(name)),
+                None => roff_text(r),
+            })
+            .collect();
+        writeln!(out, ".SH \"SEE ALSO\"\n{}", refs.join(", "))?;
+    }
+    if command
+        .get_version()
+        .or(command.get_long_version())
+        .is_some()
+    {
+        man.render_version_section(&mut out)?;
+    }
+    Ok(out)
+}
+
+/// `\fBxdploader doctor\fR [\fB\-i\fR \fIIF[,IF...]\fR] [\fB\-\-json\fR]`:
+/// every visible option with its argument's placeholder.
+fn synopsis(command: &clap::Command) -> String {
+    let name = command.get_display_name().unwrap_or(command.get_name());
+    let mut words = vec![format!("\\fB{}\\fR", roff_text(name))];
+    for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+        let id = arg.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        // The short form where there is one, as man pages write it.
+        let flag = match (arg.get_short(), arg.get_long()) {
+            (Some(short), _) => format!("-{short}"),
+            (None, Some(long)) => format!("--{long}"),
+            (None, None) => String::new(),
+        };
+        let takes_value = arg.get_action().takes_values();
+        let value = arg
+            .get_value_names()
+            .map(|names| {
+                names
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|| id.to_uppercase());
+        let word = match (flag.is_empty(), takes_value) {
+            (true, _) => format!("\\fI{}\\fR", roff_text(&value)),
+            (false, true) => format!("\\fB{}\\fR \\fI{}\\fR", roff_text(&flag), roff_text(&value)),
+            (false, false) => format!("\\fB{}\\fR", roff_text(&flag)),
+        };
+        words.push(if arg.is_required_set() {
+            word
+        } else {
+            format!("[{word}]")
+        });
+    }
+    if command.get_subcommands().any(|s| !s.is_hide_set()) {
+        words.push("\\fICOMMAND\\fR".to_owned());
+    }
+    words.join(" ")
+}
+
+/// Text as roff takes it literally: backslashes and hyphens escaped, and a
+/// line that would start with a control character protected.
+fn roff_text(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with('.') || escaped.starts_with('\'') {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn man_pages_have_a_synopsis_with_placeholders_examples_unreflowed_and_exit_status() {
+        let cmd = clap::Command::new("tool")
+            .arg(
+                clap::Arg::new("file")
+                    .short('f')
+                    .long("file")
+                    .value_name("FILE")
+                    .required(true),
+            )
+            .arg(
+                clap::Arg::new("json")
+                    .long("json")
+                    .action(clap::ArgAction::SetTrue),
+            )
+            .after_help("Examples:\n  tool -f x.o --json      one JSON document");
+        let extra = ManSections {
+            exit_status: vec![("0".into(), "done".into()), ("1".into(), "an error".into())],
+            files: vec![("/sys/fs/bpf".into(), "the pins".into())],
+            see_also: vec!["bpftool(8)"],
+        };
+        let page = String::from_utf8(man_page(cmd, &extra).unwrap()).unwrap();
+        assert!(
+            page.contains(
+                ".SH SYNOPSIS\n\\fBtool\\fR \\fB\\-f\\fR \\fIFILE\\fR [\\fB\\-\\-json\\fR]"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                ".SH EXAMPLES\n.nf\n  tool \\-f x.o \\-\\-json      one JSON document\n.fi"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\ndone\n.TP\n\\fB1\\fR\nan error"),
+            "{page}"
+        );
+        assert!(
+            page.contains(".SH FILES") || page.contains(".SH \"FILES\""),
+            "{page}"
+        );
+        assert!(
+            page.contains(".SH \"SEE ALSO\"\n\\fBbpftool\\fR(8)"),
+            "{page}"
+        );
+        assert!(!page.contains(".SH EXTRA"), "{page}");
+    }
 
     fn cmd() -> clap::Command {
         clap::Command::new("t")

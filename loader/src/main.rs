@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod dot;
+mod man;
 mod signals;
 mod text;
 
@@ -19,7 +20,7 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli: Cli = clikit::parse();
     if let Some(dir) = &cli.generate_assets {
-        return match clikit::generate_assets(Cli::command(), dir) {
+        return match clikit::generate_assets(Cli::command(), dir, &man::sections) {
             Ok(_) => ExitCode::SUCCESS,
             Err(err) => clikit::fail("xdploader", &err, false),
         };

@@ -89,7 +89,35 @@ fn main() -> ExitCode {
     let mut cli: Cli = clikit::parse();
     if let Some(dir) = &cli.generate_assets {
         use clap::CommandFactory as _;
-        return match clikit::generate_assets(Cli::command(), dir) {
+        let sections = |_: &str| clikit::ManSections {
+            exit_status: [
+                (
+                    "0",
+                    "Read (or watched, or served) until done, Ctrl-C or --count.",
+                ),
+                (
+                    "1",
+                    "An error, said in one line on stderr (no such pin, not a stats map).",
+                ),
+                ("2", "The command line is wrong (usage on stderr)."),
+            ]
+            .map(|(tag, text)| (tag.to_owned(), text.to_owned()))
+            .to_vec(),
+            files: [
+                (
+                    "/sys/fs/bpf/stats_map",
+                    "The stats map a load of kern/xdp.c pins, read by default.",
+                ),
+                (
+                    "/sys/fs/bpf/netns-NAME/stats_map",
+                    "The same, for loads in network namespace NAME.",
+                ),
+            ]
+            .map(|(tag, text)| (tag.to_owned(), text.to_owned()))
+            .to_vec(),
+            see_also: vec!["xdploader(1)", "bpftool(8)", "prometheus(1)"],
+        };
+        return match clikit::generate_assets(Cli::command(), dir, &sections) {
             Ok(_) => ExitCode::SUCCESS,
             Err(err) => clikit::fail("statswatch", &err, false),
         };
