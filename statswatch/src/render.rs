@@ -29,20 +29,30 @@ pub fn totals(rows: &[ActionStats]) -> String {
 
 /// One interval: totals and rates per action (and per CPU that moved).
 pub fn interval(i: &Interval) -> String {
+    let used_by = if i.used_by.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", i.used_by.join(", "))
+    };
+    let clock = std::time::UNIX_EPOCH
+        + std::time::Duration::from_millis(u64::try_from(i.timestamp_ms).unwrap_or(u64::MAX));
+    // Totals since the map was made beside rates over this interval: the
+    // header says which is which.
     let mut out = format!(
-        "{} interval {} ({:.3} s){}\n{:<14} {:>14} {:>12} {:>18} {:>14}\n",
+        "{}{used_by} interval {} ({:.3} s, {}){}\n{:<14} {:>14} {:>12} {:>18} {:>14}\n",
         i.map,
         i.interval,
         i.seconds,
+        humantime::format_rfc3339_seconds(clock),
         if i.map_replaced {
             ": a new map is pinned there, counting from zero"
         } else {
             ""
         },
         "action",
-        "packets",
-        "pps",
-        "bytes",
+        "total packets",
+        "packets/s",
+        "total bytes",
         "bits/s"
     );
     // A row per action, every second: on a 4,096-entry map this loop is
@@ -68,6 +78,28 @@ pub fn interval(i: &Interval) -> String {
             line.right(human_into(&mut rate, c.bps), 14);
             line.0.push('\n');
         }
+    }
+    // The share of this interval's frames the program dropped (XDP_DROP and
+    // XDP_ABORTED: rows 1 and 0), when any came.
+    let all: f64 = i
+        .actions
+        .iter()
+        .filter(|r| r.index < 5)
+        .map(|r| r.pps)
+        .sum();
+    if all > 0.0 {
+        let dropped: f64 = i
+            .actions
+            .iter()
+            .filter(|r| r.index < 2)
+            .map(|r| r.pps)
+            .sum();
+        let _ = writeln!(
+            out,
+            "dropped this interval: {:.1}% of {}/s (XDP_DROP and XDP_ABORTED)",
+            dropped / all * 100.0,
+            human_into(&mut rate, all)
+        );
     }
     if let Some(errors) = &i.errors {
         if errors.is_empty() {
@@ -213,6 +245,49 @@ impl Line<'_> {
 #[cfg(test)]
 mod tests {
     use super::human;
+
+    #[test]
+    fn the_watch_screen_says_what_each_column_is_who_uses_the_map_and_the_drop_share() {
+        use crate::watch::{Interval, RateRow};
+        let row = |index: u32, action: &str, pps: f64| RateRow {
+            index,
+            action: action.into(),
+            packets: 10,
+            bytes: 980,
+            pps,
+            bps: pps * 784.0,
+            reset: false,
+            per_cpu: Vec::new(),
+        };
+        let tick = Interval {
+            interval: 3,
+            timestamp_ms: 1_796_289_260_000,
+            seconds: 1.0,
+            map: "/sys/fs/bpf/stats_map".into(),
+            used_by: vec!["veth1's xdp_skeleton".into()],
+            map_replaced: false,
+            actions: vec![
+                row(0, "XDP_ABORTED", 0.0),
+                row(1, "XDP_DROP", 1_000.0),
+                row(2, "XDP_PASS", 3_000.0),
+            ],
+            errors: None,
+        };
+        let text = super::interval(&tick);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("/sys/fs/bpf/stats_map (veth1's xdp_skeleton) interval 3 (1.000 s, 2026-12-03T09:14:20Z)")
+        );
+        let header = lines.next().unwrap();
+        for column in ["total packets", "packets/s", "total bytes", "bits/s"] {
+            assert!(header.contains(column), "{header}");
+        }
+        assert!(
+            text.contains("dropped this interval: 25.0% of 4.00k/s (XDP_DROP and XDP_ABORTED)"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_line_pads_as_format_does() {

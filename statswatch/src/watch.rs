@@ -70,6 +70,9 @@ pub struct Interval {
     /// Length of the interval, from the monotonic clock.
     pub seconds: f64,
     pub map: String,
+    /// The loads of ours whose program uses the map ("veth1's xdp_skeleton").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub used_by: Vec<String>,
     /// A different map is pinned at the path now (reloaded with a new map):
     /// it is read from here on.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -103,6 +106,8 @@ pub struct Watcher {
     /// With --errors: the counters and their last reading.
     errors: Option<(ErrorCounters, Vec<ErrorRow>)>,
     names: InterfaceNames,
+    /// Who uses the map, read again when a new one is pinned.
+    used_by: Vec<String>,
 }
 
 impl Watcher {
@@ -119,6 +124,7 @@ impl Watcher {
             rates: Vec::new(),
             rate_slots: std::collections::HashMap::new(),
             names: InterfaceNames::for_pins(map.path()),
+            used_by: used_by(&map),
             map,
             errors: errors.map(|counters| (counters, Vec::new())),
         })
@@ -131,6 +137,7 @@ impl Watcher {
         if map_replaced {
             self.map = StatsMap::open(&path)?;
             self.names = InterfaceNames::for_pins(&path);
+            self.used_by = used_by(&self.map);
         }
         let now = sample(&self.map, self.per_cpu)?;
         let seconds = now.at.duration_since(self.last.at).as_secs_f64().max(1e-9);
@@ -189,6 +196,7 @@ impl Watcher {
                 .as_millis(),
             seconds,
             map: path.display().to_string(),
+            used_by: self.used_by.clone(),
             map_replaced,
             actions,
             errors,
@@ -245,6 +253,19 @@ impl RateHistogram {
             mean: h.mean(),
         }
     }
+}
+
+/// Which loads of ours use `map`, from the records in its pin directory
+/// (`<pin-dir>/stats_map` or `<pin-dir>/<iface>/stats_map`).
+fn used_by(map: &StatsMap) -> Vec<String> {
+    map.path()
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .flat_map(|dir| {
+            xdp_core::state::users_of_map(&xdp_core::state::PinLayout::new(dir), map.id(), &[])
+        })
+        .collect()
 }
 
 fn sample(map: &StatsMap, per_cpu: bool) -> Result<Sample, StatsError> {
