@@ -182,7 +182,10 @@ fn man_page(command: clap::Command, extra: &ManSections) -> std::io::Result<Vec<
     if command.get_subcommands().any(|s| !s.is_hide_set()) {
         man.render_subcommands_section(&mut out)?;
     }
-    if let Some(after) = command.get_after_help() {
+    if let Some(after) = command
+        .get_after_long_help()
+        .or_else(|| command.get_after_help())
+    {
         writeln!(out, ".SH EXAMPLES\n.nf")?;
         for line in after.to_string().lines().filter(|l| *l != "Examples:") {
             writeln!(out, "{}", roff_text(line))?;
