@@ -61,9 +61,11 @@ if [ "$REPEAT" -gt 1 ]; then
     SUITE_EXPECTED=$((SUITE_EXPECTED * REPEAT))
 fi
 
+# Each run's consoles apart from the last run's.
+RUN=$(date +%Y%m%d-%H%M%S)
 kernel="?" reports=0 failed=0 soak_start=$SECONDS
 for round in $(seq 1 "$ROUNDS"); do
-    log=$GUEST_LOGS/soak-$RELEASE-round-$round.log
+    log=$GUEST_LOGS/soak-$RELEASE-$RUN-round-$round.log
     round_start=$SECONDS
     GUEST_TIMEOUT=${XDP_GUEST_TIMEOUT:-2400} boot_guest "$log" "$WORK/vmlinuz" "$WORK/initrd.img" "$WORK/guest.img" \
         "${cmdline[@]}" >/dev/null
