@@ -14,9 +14,11 @@ fi
 if ip netns list | grep -qw "^$NS"; then
     ip netns del "$NS"
 fi
-# The host end goes with its peer; this covers a peer moved elsewhere.
+# The host end goes with its peer; this covers a peer moved elsewhere. The
+# kernel tears a deleted namespace down in the background, so the pair may
+# vanish between the look and the delete: gone either way is done.
 if ip link show "$HOST_IF" >/dev/null 2>&1; then
-    ip link del "$HOST_IF"
+    ip link del "$HOST_IF" 2>/dev/null || ! ip link show "$HOST_IF" >/dev/null 2>&1
 fi
 if [ -f "$SAVED" ]; then
     while IFS='=' read -r key value; do
