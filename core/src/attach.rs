@@ -383,21 +383,9 @@ pub fn clean_dead_trace_instances() {
     }
 }
 
-/// Instances are kernel-wide: a loader killed while it listened leaves its
-/// own behind. Removes those whose loader is gone.
+/// A loader killed while it listened leaves its own instance behind.
 fn remove_dead_instances(instances: &Path) {
-    for entry in fs::read_dir(instances).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(TRACE_INSTANCE_PREFIX)
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = fs::remove_dir(entry.path());
-        }
-    }
+    crate::bpffs::remove_dead_trace_instances(instances, TRACE_INSTANCE_PREFIX);
 }
 
 /// The tracepoint the kernel reports a refused bpf_link attach on.

@@ -406,6 +406,24 @@ pub fn tracefs() -> Option<PathBuf> {
     is_fs(debug, TRACEFS_MAGIC).then(|| debug.to_owned())
 }
 
+/// Removes the tracefs instances `<prefix><pid>` under `instances` whose
+/// process is gone: instances are kernel-wide, and one whose owner was
+/// killed stays (with its buffers) until somebody removes it.
+pub fn remove_dead_trace_instances(instances: &Path, prefix: &str) {
+    for entry in std::fs::read_dir(instances).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// What kind of file a path is, for messages.
 pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt as _;

@@ -368,15 +368,7 @@ pub fn recorded_ids(layout: &PinLayout) -> HashSet<u32> {
 /// pinned by name is shared by every load that names it, and a user who
 /// copied an object should know the counters are one.
 pub fn users_of_map(layout: &PinLayout, id: u32, except: &[&str]) -> Vec<String> {
-    let names: std::collections::HashMap<u32, String> = aya::programs::loaded_programs()
-        .flatten()
-        .filter_map(|p| Some((p.id(), p.name_as_str()?.to_owned())))
-        .collect();
-    let links: std::collections::HashMap<String, u32> = pinned_links(layout, PinLayout::link)
-        .into_iter()
-        .map(|(name, facts)| (name, facts.prog_id))
-        .collect();
-    interface_dirs(layout)
+    let users: Vec<String> = interface_dirs(layout)
         .into_iter()
         .filter(|(name, _)| !except.contains(&name.as_str()))
         .filter(|(_, dir)| {
@@ -385,12 +377,26 @@ pub fn users_of_map(layout: &PinLayout, id: u32, except: &[&str]) -> Vec<String>
                 .iter()
                 .any(|r| map_id(&records.join(r)) == Some(id))
         })
-        .map(|(name, _)| {
-            let program = links.get(&name).and_then(|id| names.get(id));
-            match program {
-                Some(program) => format!("{name}'s {program}"),
-                None => name,
-            }
+        .map(|(name, _)| name)
+        .collect();
+    if users.is_empty() {
+        return users;
+    }
+    // The programs' names only when somebody shares the map: listing every
+    // loaded program is the costly part.
+    let names: std::collections::HashMap<u32, String> = aya::programs::loaded_programs()
+        .flatten()
+        .filter_map(|p| Some((p.id(), p.name_as_str()?.to_owned())))
+        .collect();
+    let links: std::collections::HashMap<String, u32> = pinned_links(layout, PinLayout::link)
+        .into_iter()
+        .map(|(name, facts)| (name, facts.prog_id))
+        .collect();
+    users
+        .into_iter()
+        .map(|name| match links.get(&name).and_then(|id| names.get(id)) {
+            Some(program) => format!("{name}'s {program}"),
+            None => name,
         })
         .collect()
 }

@@ -73,7 +73,7 @@ impl TraceLog {
             return Err(TraceLogError::NoEvent { path: global_event });
         }
         let instances = root.join("instances");
-        remove_dead_instances(&instances);
+        crate::bpffs::remove_dead_trace_instances(&instances, INSTANCE_PREFIX);
         let dir = instances.join(format!("{INSTANCE_PREFIX}{}", std::process::id()));
         fs::create_dir(&dir).map_err(io_err("creating the tracefs instance", &dir))?;
         // From here the instance is ours to remove, failure or not.
@@ -136,22 +136,6 @@ impl Drop for RemoveOnError {
     fn drop(&mut self) {
         if let Some(dir) = &self.0 {
             let _ = fs::remove_dir(dir);
-        }
-    }
-}
-
-/// Instances of readers that died.
-fn remove_dead_instances(instances: &Path) {
-    for entry in fs::read_dir(instances).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(INSTANCE_PREFIX)
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = fs::remove_dir(entry.path());
         }
     }
 }
