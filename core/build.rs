@@ -7,5 +7,5 @@ include!("../testkit/kernel_cfg.rs");
 
 fn main() {
     kernel_tests_cfg();
-    embed(&["xdp_pass", "xdp_trafficgen"]);
+    embed(&["xdp_pass", "xdp_trafficgen", "xdp_capture"]);
 }

@@ -11,6 +11,7 @@
 //! | [`jump_table`]  | which program goes into which prog-array slot (naming, declared, --tail) |
 //! | [`devmap`]      | filling the redirect devmap with the interfaces                     |
 //! | [`attach`]      | attaching and replacing the entry program on an interface           |
+//! | [`capture`]     | recorders in a running chain's slots: every stage's frames, the verdict, pcapng |
 //! | [`state`]       | the on-disk lifecycle state: pin-dir layout, per-interface records, releasing them |
 //! | [`trafficgen`]    | a veth traffic generator: live-frames test runs of an XDP_TX program |
 //! | [`transaction`] | a load's pins staged, committed all at once, or rolled back         |
@@ -28,6 +29,7 @@
 pub mod attach;
 pub mod bench;
 pub mod bpffs;
+pub mod capture;
 pub mod config;
 pub mod devmap;
 pub mod elf;

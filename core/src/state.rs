@@ -63,7 +63,7 @@ pub enum StateError {
     },
     #[error("{iface}: nothing attached by xdploader (no {path})")]
     NotLoaded { iface: String, path: PathBuf },
-    #[error("creating the load record: {0}")]
+    #[error("creating a record map (bpffs holds no files): {0}")]
     Record(String),
     #[error(
         "{path} is locked by {holder} (another xdploader on this pin directory); waited {waited:?}"
@@ -181,6 +181,11 @@ impl PinLayout {
     /// The record of which object the load on `iface` came from.
     pub fn load_record(&self, iface: &str) -> PathBuf {
         self.state(iface).join("load")
+    }
+    /// The directory of a running capture's record and shared maps
+    /// (crate::capture): gone when the capture is undone.
+    pub fn capture(&self, iface: &str) -> PathBuf {
+        self.state(iface).join("capture")
     }
     /// The pinned link of the pass program the peer fix attached to `iface`'s peer.
     pub fn peer_link(&self, iface: &str) -> PathBuf {
@@ -778,44 +783,58 @@ pub const LOAD_RECORD_BYTES: usize = 4096;
 impl LoadRecord {
     /// A new record map holding `self`, not pinned yet.
     pub fn to_map(&self) -> Result<aya::maps::MapData, StateError> {
-        let mut bytes = serde_json::to_vec(self).unwrap_or_default();
-        bytes.resize(LOAD_RECORD_BYTES, 0);
-        let def = aya_obj::maps::bpf_map_def {
-            map_type: aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_ARRAY as u32,
-            key_size: 4,
-            value_size: LOAD_RECORD_BYTES as u32,
-            max_entries: 1,
-            ..Default::default()
-        };
-        let obj = aya_obj::Map::Legacy(aya_obj::maps::LegacyMap {
-            def,
-            inner_def: None,
-            section_index: 0,
-            section_kind: aya_obj::EbpfSectionKind::Maps,
-            symbol_index: None,
-            data: Vec::new(),
-        });
-        let failed = |e: &dyn std::fmt::Display| StateError::Record(e.to_string());
-        let map =
-            aya::maps::MapData::create(obj, "xdploader_load", None).map_err(|e| failed(&e))?;
-        let fd = std::os::fd::AsFd::as_fd(map.fd());
-        crate::sys::map_update(fd, &0u32.to_ne_bytes(), &bytes).map_err(|e| failed(&e))?;
-        Ok(map)
+        json_record_map(self, "xdploader_load")
     }
 
     /// The record of the load on `iface`, if there is a readable one.
     pub fn read(layout: &PinLayout, iface: &str) -> Option<Self> {
-        let fd = crate::sys::obj_get(&layout.load_record(iface), true).ok()?;
-        let mut bytes = vec![0u8; LOAD_RECORD_BYTES];
-        crate::sys::map_lookup(
-            std::os::fd::AsFd::as_fd(&fd),
-            &0u32.to_ne_bytes(),
-            &mut bytes,
-        )
-        .ok()?;
-        let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
-        serde_json::from_slice(&bytes[..end]).ok()
+        read_json_record(&layout.load_record(iface))
     }
+}
+
+/// A new one-entry array map named `name` holding `value` as JSON (at most
+/// [`LOAD_RECORD_BYTES`]), not pinned yet: how a record lives in a bpffs,
+/// which holds no files.
+pub fn json_record_map<T: Serialize>(
+    value: &T,
+    name: &str,
+) -> Result<aya::maps::MapData, StateError> {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.resize(LOAD_RECORD_BYTES, 0);
+    let def = aya_obj::maps::bpf_map_def {
+        map_type: aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_ARRAY as u32,
+        key_size: 4,
+        value_size: LOAD_RECORD_BYTES as u32,
+        max_entries: 1,
+        ..Default::default()
+    };
+    let obj = aya_obj::Map::Legacy(aya_obj::maps::LegacyMap {
+        def,
+        inner_def: None,
+        section_index: 0,
+        section_kind: aya_obj::EbpfSectionKind::Maps,
+        symbol_index: None,
+        data: Vec::new(),
+    });
+    let failed = |e: &dyn std::fmt::Display| StateError::Record(e.to_string());
+    let map = aya::maps::MapData::create(obj, name, None).map_err(|e| failed(&e))?;
+    let fd = std::os::fd::AsFd::as_fd(map.fd());
+    crate::sys::map_update(fd, &0u32.to_ne_bytes(), &bytes).map_err(|e| failed(&e))?;
+    Ok(map)
+}
+
+/// The value of a [`json_record_map`] pinned at `path`, if readable.
+pub fn read_json_record<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let fd = crate::sys::obj_get(path, true).ok()?;
+    let mut bytes = vec![0u8; LOAD_RECORD_BYTES];
+    crate::sys::map_lookup(
+        std::os::fd::AsFd::as_fd(&fd),
+        &0u32.to_ne_bytes(),
+        &mut bytes,
+    )
+    .ok()?;
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    serde_json::from_slice(&bytes[..end]).ok()
 }
 
 /// The pin directories an `xdploader apply` of one config file pinned in,

@@ -202,6 +202,33 @@ pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// The program's instructions as the kernel runs them (after its rewrites;
+/// maps named by id in ld_imm64), from BPF_OBJ_GET_INFO_BY_FD.
+pub fn prog_xlated_insns(prog: BorrowedFd<'_>) -> io::Result<Vec<bpf_insn>> {
+    let info_of = |insns: &mut Vec<bpf_insn>| -> io::Result<u32> {
+        // SAFETY: plain data, all-zero is valid.
+        let mut info: aya_obj::generated::bpf_prog_info = unsafe { std::mem::zeroed() };
+        info.xlated_prog_len = (insns.len() * size_of::<bpf_insn>()) as u32;
+        info.xlated_prog_insns = insns.as_mut_ptr() as u64;
+        // SAFETY: as above.
+        let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+        // SAFETY: writing the BPF_OBJ_GET_INFO_BY_FD member, which the call reads;
+        // the buffer holds xlated_prog_len bytes.
+        let get = unsafe { &mut attr.info };
+        get.bpf_fd = prog.as_raw_fd() as u32;
+        get.info_len = size_of::<aya_obj::generated::bpf_prog_info>() as u32;
+        get.info = std::ptr::from_mut(&mut info) as u64;
+        bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+        Ok(info.xlated_prog_len)
+    };
+    let len = info_of(&mut Vec::new())?;
+    // SAFETY: bpf_insn is plain data, all-zero is valid.
+    let mut insns =
+        vec![unsafe { std::mem::zeroed::<bpf_insn>() }; len as usize / size_of::<bpf_insn>()];
+    info_of(&mut insns)?;
+    Ok(insns)
+}
+
 /// BPF_LINK_UPDATE: `link` runs `prog` from now on (atomically).
 pub fn link_update(link: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: plain data, all-zero is valid.

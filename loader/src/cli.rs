@@ -112,6 +112,13 @@ pub enum Command {
         after_help = "Examples:\n  xdploader tracelog\n  xdploader tracelog --count 10 --json\n  xdploader tracelog --duration 5\nThe kernel names the task and CPU a program ran on, not the program: say which in the text you print."
     )]
     Tracelog(TracelogArgs),
+    /// See inside the chain on an interface: every stage's view of each frame, the verdict and
+    /// the stage that decided it (recorders in the prog-array slots while it runs, then the real
+    /// programs back)
+    #[command(
+        after_help = "Examples:\n  xdploader capture -i veth1                          a line per frame and stage, until Ctrl-C\n  xdploader capture -i veth1 -w chain.pcapng --count 100   then: tshark -r chain.pcapng\n  xdploader capture -i veth1 --stage parse_ip --verdict XDP_DROP\n  xdploader capture -i veth1 --json --duration 5      a JSON object per frame\nWorks on chains xdploader loaded (any object); each stage costs one more tail call while it runs."
+    )]
+    Capture(CaptureArgs),
     /// Find why XDP may not work on interfaces (without -i: each one running XDP here) (veth peers, checksums, MTU, rp_filter,
     /// bpffs, other tools' attachments), with the command that fixes each; exits 1 on problems
     #[command(
@@ -357,6 +364,37 @@ pub struct TracelogArgs {
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// One JSON object per line (task, cpu, time, message)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CaptureArgs {
+    /// The interface whose chain is captured
+    #[arg(short = 'i', long = "interface", value_name = "IF")]
+    pub interface: String,
+    /// Where the load pinned its link (default: this namespace's, /sys/fs/bpf on the host)
+    #[arg(long, value_name = "DIR")]
+    pub pin_dir: Option<PathBuf>,
+    /// Write pcapng to FILE (an interface per stage; tshark, Wireshark) instead of lines
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Bytes kept of each frame (the rest is counted in its length)
+    #[arg(long, default_value = "4096", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub snaplen: u32,
+    /// Stop after N frames
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after SECS seconds
+    #[arg(long, value_name = "SECS", value_parser = duration_secs)]
+    pub duration: Option<std::time::Duration>,
+    /// Only this stage's records: a program name, a slot, MAP[SLOT], entry or verdict (repeatable)
+    #[arg(long = "stage", value_name = "NAME|SLOT")]
+    pub stages: Vec<String>,
+    /// Only frames the chain ended so (XDP_DROP, XDP_PASS, ...; comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
+    pub verdict: Vec<String>,
+    /// A JSON object per frame, then one with the totals
     #[arg(long)]
     pub json: bool,
 }

@@ -41,6 +41,10 @@ pub fn sections(page: &str) -> ManSections {
     }
     let files: &[(&str, &str)] = match verb {
         "inspect" | "bench" | "trafficgen" => &[],
+        "capture" => &[(
+            "/sys/fs/bpf/xdploader/<iface>/capture/",
+            "The running capture's record (pid, start) and ring buffer; gone when it ends.",
+        )],
         "tracelog" => &[(
             "/sys/kernel/tracing/instances/xdploader-tracelog-PID/",
             "The tracefs instance it reads, removed when it exits.",

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod bench;
+pub mod capture;
 pub mod doctor;
 pub mod inspect;
 pub mod load;
@@ -66,6 +67,11 @@ pub enum Error {
     Netdev(#[from] crate::netdev::NetdevError),
     #[error(transparent)]
     Netns(#[from] crate::netns::NetnsError),
+    #[error(transparent)]
+    Capture(#[from] crate::capture::recorders::CaptureError),
+    /// An option that does not fit what was found (a stage the chain lacks).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// Linux capability numbers (linux/capability.h) the verbs need.

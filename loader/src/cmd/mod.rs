@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bench;
+pub mod capture;
 pub mod doctor;
 pub mod inspect;
 pub mod load;
