@@ -18,7 +18,7 @@ PACKAGES=(clang llvm libbpf-dev bpftool gcc make iproute2 ethtool iputils-ping
 # e2fsprogs make and boot the Debian 12 guest of scripts/provision-test.sh.
 # The tests themselves run a Prometheus server, graphviz's dot, man and git,
 # here and in the guests that run the suite (`--print-packages --guest-test`).
-GUEST_TEST_PACKAGES=(prometheus graphviz man-db git)
+GUEST_TEST_PACKAGES=(prometheus graphviz man-db git tshark)
 # prometheus-node-exporter: the exporter benchmark's reference (scripts/bench-exporter.sh).
 TEST_PACKAGES=(shellcheck vagrant mmdebstrap qemu-system-x86 e2fsprogs dpkg-dev
                prometheus-node-exporter "${GUEST_TEST_PACKAGES[@]}")

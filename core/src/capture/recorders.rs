@@ -58,6 +58,8 @@ pub enum CaptureError {
         depth: usize,
         with: usize,
     },
+    #[error("{iface}: the link runs a capture recorder whose real entry program is gone (its target array was emptied): load the object again (xdploader load) to replace it")]
+    Orphaned { iface: String },
     #[error("--snaplen {0}: give 1 to {MAX_SNAPLEN} bytes")]
     Snaplen(u32),
     #[error("loading the recorder for {stage}")]
@@ -100,8 +102,17 @@ impl CaptureRecord {
         state::read_json_record(&layout.capture(iface).join("record"))
     }
 
+    /// Whether its process still runs (a zombie, killed and not yet
+    /// reaped, does not).
     pub fn alive(&self) -> bool {
-        self.pid == std::process::id() || PathBuf::from(format!("/proc/{}", self.pid)).exists()
+        if self.pid == std::process::id() {
+            return true;
+        }
+        fs::read_to_string(format!("/proc/{}/stat", self.pid)).is_ok_and(|stat| {
+            // "pid (comm) S ...": the state follows the last ')'.
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        })
     }
 
     pub fn since_text(&self) -> String {
@@ -363,7 +374,7 @@ fn load_recorder(
             source,
         })?;
         let target = ebpf
-            .map(TARGET_MAP)
+            .map_mut(TARGET_MAP)
             .and_then(|m| match m {
                 aya::maps::Map::ProgramArray(data) => Some(data),
                 _ => None,
@@ -379,11 +390,20 @@ fn load_recorder(
             &(real.as_raw_fd() as u32).to_ne_bytes(),
         ) {
             Ok(()) => {
+                // Pinned, because the kernel empties a prog array when its
+                // last file descriptor closes: a killed capture would leave
+                // recorders that tail-call nothing (every frame aborted).
+                let pin = dir.join(format!("target-{stage}"));
+                target.pin(&pin).map_err(|e| CaptureError::Kernel {
+                    op: "pinning the recorder's target",
+                    stage: label.to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
                 return Ok(Loaded {
                     prog_id: info.id(),
                     fd,
                     ebpf,
-                })
+                });
             }
             Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => last = Some(e),
             Err(e) => {
@@ -400,6 +420,16 @@ fn load_recorder(
         stage: label.to_owned(),
         source: last.unwrap_or_else(|| std::io::Error::from_raw_os_error(nix::libc::EINVAL)),
     })
+}
+
+/// How long the recorders' targets stay filled after they are swapped out.
+const GRACE: Duration = Duration::from_millis(50);
+
+/// Whether a program is one of our recorders, by its name.
+fn is_recorder(prog_id: u32) -> bool {
+    program_info(prog_id)
+        .and_then(|p| p.name_as_str().map(|n| n.starts_with(RECORDER_PREFIX)))
+        .unwrap_or(false)
 }
 
 /// The real program a recorder of ours tail-calls, by id; None for any
@@ -426,7 +456,8 @@ pub fn undo(layout: &PinLayout, iface: &str) -> Result<Vec<String>, CaptureError
     undo_locked(layout, iface)
 }
 
-fn undo_locked(layout: &PinLayout, iface: &str) -> Result<Vec<String>, CaptureError> {
+/// [`undo`] for a caller that holds the pin directory's lock (load, unload).
+pub fn undo_locked(layout: &PinLayout, iface: &str) -> Result<Vec<String>, CaptureError> {
     let mut done = Vec::new();
     let kernel = |op, stage: &str| {
         let stage = stage.to_owned();
@@ -436,6 +467,11 @@ fn undo_locked(layout: &PinLayout, iface: &str) -> Result<Vec<String>, CaptureEr
         let running =
             sys::link_facts(link.as_fd()).map_err(kernel("reading the pinned link", iface))?;
         let entry = real_program(running.prog_id);
+        if entry.is_none() && is_recorder(running.prog_id) {
+            return Err(CaptureError::Orphaned {
+                iface: iface.to_owned(),
+            });
+        }
         let entry_id = entry.unwrap_or(running.prog_id);
         if let Some(real) = entry {
             let fd =
@@ -478,6 +514,12 @@ fn undo_locked(layout: &PinLayout, iface: &str) -> Result<Vec<String>, CaptureEr
     }
     let dir = layout.capture(iface);
     if dir.is_dir() {
+        if !done.is_empty() {
+            // A frame already inside a recorder when it was swapped out
+            // still tail-calls through the target the pins keep filled;
+            // XDP runs a frame in microseconds, within one RCU read section.
+            std::thread::sleep(GRACE);
+        }
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let _ = fs::remove_file(entry.path());
         }
@@ -488,21 +530,29 @@ fn undo_locked(layout: &PinLayout, iface: &str) -> Result<Vec<String>, CaptureEr
 
 /// Undoes the captures under `layout` whose process is gone (SIGKILL): for
 /// every command that touches the pin directory, so that no recorder
-/// outlives its reader. What it did, one line each.
-pub fn finish_dead_captures(layout: &PinLayout) -> Vec<String> {
+/// outlives its reader. `lock_held`: the caller holds the pin directory's
+/// lock (load, unload). What it did, one line each.
+pub fn finish_dead_captures(layout: &PinLayout, lock_held: bool) -> Vec<String> {
     state::recorded_interfaces(layout)
         .into_iter()
         .filter(|iface| layout.capture(iface).is_dir())
         .filter(|iface| !CaptureRecord::read(layout, iface).is_some_and(|r| r.alive()))
-        .flat_map(|iface| match undo(layout, &iface) {
-            Ok(done) => done
-                .into_iter()
-                .map(|line| format!("{line} (the capture that put recorders there is gone)"))
-                .collect(),
-            Err(e) => vec![format!(
-                "{iface}: a dead capture's recorders are still in place: {}",
-                crate::error_chain(&e)
-            )],
+        .flat_map(|iface| {
+            let undone = if lock_held {
+                undo_locked(layout, &iface)
+            } else {
+                undo(layout, &iface)
+            };
+            match undone {
+                Ok(done) => done
+                    .into_iter()
+                    .map(|line| format!("{line} (the capture that put recorders there is gone)"))
+                    .collect(),
+                Err(e) => vec![format!(
+                    "{iface}: a dead capture's recorders are still in place: {}",
+                    crate::error_chain(&e)
+                )],
+            }
         })
         .collect()
 }

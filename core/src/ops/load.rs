@@ -247,7 +247,10 @@ pub fn execute_unless(
     let _lock = crate::state::PinDirLock::acquire(pin_dir, opts.lock_wait)?;
 
     let layout = PinLayout::new(pin_dir).with_mode(opts.pin_mode);
-    let cleaned = crate::state::clean_dead_staging(&layout);
+    let mut cleaned = crate::state::clean_dead_staging(&layout);
+    cleaned.extend(crate::capture::recorders::finish_dead_captures(
+        &layout, true,
+    ));
     attach::clean_dead_trace_instances();
     let interfaces: Vec<&str> = prepared
         .interfaces

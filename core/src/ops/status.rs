@@ -78,6 +78,9 @@ pub struct InterfaceStatus {
     /// The veth peer fix in force: one line per thing it changed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub peer_fix: Vec<String>,
+    /// An `xdploader capture` running on the interface: who, since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::capture::recorders::CaptureRecord>,
 }
 
 /// A prog array the running program uses, slot by slot.
@@ -106,7 +109,10 @@ pub fn run(opts: &StatusOptions) -> Result<StatusReport, Error> {
     let layout = PinLayout::new(&opts.pin_dir);
     // Before anything is read: a dead load's running jump table must not
     // stay pinned only in its staging directory until the next load.
-    let cleaned_up = state::finish_dead_loads(&layout, std::time::Duration::from_secs(2));
+    let mut cleaned_up = state::finish_dead_loads(&layout, std::time::Duration::from_secs(2));
+    cleaned_up.extend(crate::capture::recorders::finish_dead_captures(
+        &layout, false,
+    ));
     // This pin directory's and the namespaces' below it (where loads in
     // other namespaces pin by default).
     let layouts: Vec<PinLayout> = std::iter::once(layout.clone())
@@ -235,9 +241,11 @@ fn here(
             pins: Vec::new(),
             jump_tables: Vec::new(),
             peer_fix: Vec::new(),
+            capture: None,
         };
         if let Some((_, layout)) = ours {
             status.load = LoadRecord::read(layout, &name);
+            status.capture = crate::capture::recorders::CaptureRecord::read(layout, &name);
             status.pins = state::recorded_pins(layout, &name);
             status.jump_tables = program.map_or_else(Vec::new, |p| jump_tables(p, programs));
             if layout.peer_link(&name).exists() {

@@ -45,7 +45,10 @@ pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
         .then(|| state::PinDirLock::acquire(&opts.pin_dir, opts.lock_wait))
         .transpose()?;
     let layout = PinLayout::new(&opts.pin_dir);
-    let cleaned = state::clean_dead_staging(&layout);
+    let mut cleaned = state::clean_dead_staging(&layout);
+    cleaned.extend(crate::capture::recorders::finish_dead_captures(
+        &layout, true,
+    ));
     let mut unloaded = Vec::new();
     let mut peers_restored = Vec::new();
     // Every link checked before anything changes: one another namespace's
@@ -72,6 +75,9 @@ pub fn run(opts: &UnloadOptions) -> Result<UnloadReport, Error> {
             peer::restore(&layout, iface)?
         };
         peers_restored.extend(restored);
+        // A capture running on it loses its recorders with the chain: the
+        // real programs go back first, so the detach leaves nothing of it.
+        cleaned.extend(crate::capture::recorders::undo_locked(&layout, iface)?);
         unloaded.push(state::release_interface(&layout, iface)?);
     }
     Ok(UnloadReport {

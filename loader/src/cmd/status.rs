@@ -72,6 +72,15 @@ impl fmt::Display for StatusText<'_> {
                 };
                 writeln!(f, "  jump table {}: {slots}", table.map)?;
             }
+            if let Some(capture) = &i.capture {
+                writeln!(
+                    f,
+                    "  capture: recorders in the chain for xdploader capture (pid {}, since {}, {} stage(s))",
+                    capture.pid,
+                    capture.since_text(),
+                    capture.stages
+                )?;
+            }
             for line in &i.peer_fix {
                 writeln!(f, "  peer fix: {line}")?;
             }
