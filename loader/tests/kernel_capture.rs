@@ -374,3 +374,53 @@ fn a_chain_too_deep_for_recorders_is_refused_and_nothing_changes() {
     assert_eq!(chain_ids(&bed, &pins), before);
     assert_no_recorder(&bed, &pins);
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn statswatch_stages_counts_each_stage_and_who_decided_then_takes_its_recorders_out() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    bed.load(&pins, &kern_object("tests/capture_chain.elf"), &CHAIN_ARGS)
+        .success();
+    let before = chain_ids(&bed, &pins);
+    let mut watch = Command::new("ip")
+        .args(["netns", "exec", &bed.ns_a])
+        .arg(bin("statswatch"))
+        .args([
+            "--stages",
+            "-i",
+            &bed.if_a,
+            "--interval",
+            "4",
+            "--count",
+            "1",
+            "--json",
+        ])
+        .args(["--pin-dir", &pins.arg()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(&bed, &pins, &mut watch);
+    assert_eq!(bed.ping_a_from_b(6, 56), 3);
+    let out = wait_exit(watch);
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["frames"], 6, "{report:#}");
+    let rows = report["stages"].as_array().unwrap();
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["entry", "stages[0]", "stages[1]", "stages[2]"]);
+    for row in rows {
+        assert_eq!(row["frames"], 6, "{row:#}");
+        assert!(row["ns_p50"].as_u64().unwrap() > 0, "{row:#}");
+    }
+    assert_eq!(rows[3]["program"], "cap_judge");
+    assert_eq!(rows[3]["decided"]["XDP_DROP"], 3);
+    assert_eq!(rows[3]["decided"]["XDP_PASS"], 3);
+    assert_eq!(rows[3]["decided_share"], 1.0);
+    assert_eq!(chain_ids(&bed, &pins), before);
+    assert_no_recorder(&bed, &pins);
+}

@@ -5,6 +5,7 @@
 
 mod prometheus;
 mod render;
+mod stages;
 mod watch;
 mod xdp_errors;
 
@@ -57,6 +58,9 @@ struct Cli {
     /// wherever it is pinned (under /sys/fs/bpf, or /sys/fs/bpf/netns-NAME in another namespace)
     #[arg(short = 'i', long, value_name = "IF")]
     interface: Option<String>,
+    /// With -i: the pin directory the load used (--pin-dir of xdploader), if not the default
+    #[arg(long, value_name = "DIR", requires = "interface")]
+    pin_dir: Option<PathBuf>,
     /// Print JSON instead of a table (one object per interval when watching)
     #[arg(long)]
     json: bool,
@@ -77,6 +81,11 @@ struct Cli {
     /// (implies --watch; the tracepoint programs are detached at exit)
     #[arg(long)]
     errors: bool,
+    /// Per stage of the chain on -i IF: frames per second into each, the share of frames each
+    /// decided (by verdict), ns per stage (p50/p99); recorders sit in the chain's prog-array slots
+    /// only while this runs
+    #[arg(long, requires = "interface", conflicts_with_all = ["prometheus", "errors", "per_cpu"])]
+    stages: bool,
     /// Serve /metrics in the Prometheus text format on ADDR:PORT until Ctrl-C (or --count intervals)
     #[arg(long, value_name = "ADDR:PORT")]
     prometheus: Option<String>,
@@ -122,6 +131,23 @@ fn main() -> ExitCode {
             Err(err) => clikit::fail("statswatch", &err, false),
         };
     }
+    if cli.stages {
+        let result = (|| {
+            let interval = watch_period(cli.interval.unwrap_or(1.0))?;
+            anyhow::ensure!(cli.count != Some(0), "--count 0: give at least 1 interval");
+            let mut pin_dir = cli
+                .pin_dir
+                .clone()
+                .unwrap_or_else(|| xdp_core::netns::here().default_pin_dir());
+            clikit::pins_where_the_host_sees_them("statswatch", &mut pin_dir)?;
+            let iface = cli.interface.as_deref().unwrap_or_default();
+            stages::run(iface, pin_dir, interval, cli.count, cli.json)
+        })();
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => clikit::fail("statswatch", &err, cli.json),
+        };
+    }
     // Under `ip netns exec`, /sys/fs/bpf is the host's only once we look there.
     // Required by clap unless --generate-assets is given.
     let file = match (cli.file.take(), &cli.interface) {
@@ -137,7 +163,10 @@ fn main() -> ExitCode {
         }
         // The namespace is read before a mount namespace is entered.
         (None, Some(iface)) => {
-            let mut pin_dir = xdp_core::netns::here().default_pin_dir();
+            let mut pin_dir = cli
+                .pin_dir
+                .clone()
+                .unwrap_or_else(|| xdp_core::netns::here().default_pin_dir());
             clikit::pins_where_the_host_sees_them("statswatch", &mut pin_dir)
                 .and_then(|()| Ok(xdp_core::stats::pin_for_interface(&pin_dir, iface)?))
         }

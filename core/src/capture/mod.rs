@@ -14,10 +14,12 @@
 //! | [`recorders`] | putting recorders in and taking them out again (also a dead capture's) |
 //! | [`frames`]    | the ring's records, parsed and put together frame by frame         |
 //! | [`pcapng`]    | the capture file: an interface per stage, the verdict as a comment |
+//! | [`stage_stats`] | per-stage frames, deciding share and time (statswatch --stages) |
 
 pub mod frames;
 pub mod pcapng;
 pub mod recorders;
+pub mod stage_stats;
 
 use std::{
     collections::{HashMap, HashSet},
