@@ -353,6 +353,11 @@ pub struct BenchArgs {
     /// Print one JSON document instead of text
     #[arg(long)]
     pub json: bool,
+    /// Time the chain with `xdploader capture`'s recorders in its slots (64-byte snap length,
+    /// the ring drained as a capture would) against the same chain without them: "floor" is then
+    /// the chain, "own" what the recorders add
+    #[arg(long)]
+    pub capture: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -524,6 +529,7 @@ impl BenchArgs {
                 repeat: self.repeat,
             },
             scratch,
+            capture: self.capture,
         }
     }
 }

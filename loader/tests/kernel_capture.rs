@@ -424,3 +424,36 @@ fn statswatch_stages_counts_each_stage_and_who_decided_then_takes_its_recorders_
     assert_eq!(chain_ids(&bed, &pins), before);
     assert_no_recorder(&bed, &pins);
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn bench_capture_times_the_chain_with_recorders_against_the_chain_without() {
+    if !testkit::kernel() {
+        return;
+    }
+    let object = kern_object("tests/capture_chain.elf");
+    let mut args = vec!["bench", "-file", object.to_str().unwrap()];
+    args.extend(CHAIN_ARGS);
+    args.extend([
+        "--capture",
+        "--frames",
+        "ipv4-udp",
+        "--sizes",
+        "64",
+        "--batches",
+        "20",
+        "--json",
+    ]);
+    let report = run(None, bin("xdploader"), &args).json();
+    assert_eq!(report["capture"]["stages"], 3, "{report:#}");
+    assert_eq!(report["capture"]["records_per_frame"], 5, "{report:#}");
+    let result = &report["results"][0];
+    // Not an echo request: the judge passes it, and so does the chain with recorders.
+    assert_eq!(result["verdict"], "XDP_PASS", "{report:#}");
+    let (with, without) = (
+        result["program_ns"]["p50"].as_f64().unwrap(),
+        result["floor_ns"]["p50"].as_f64().unwrap(),
+    );
+    // How much more is the bench's to say (bench/results.md), not a test's.
+    assert!(with > 0.0 && without > 0.0, "{report:#}");
+}

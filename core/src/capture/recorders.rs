@@ -138,6 +138,8 @@ pub struct Recorders {
 /// One loaded recorder and the program id it runs as.
 struct Loaded {
     ebpf: Ebpf,
+    /// Which of the twins it is (plain or xdp.frags).
+    program: String,
     prog_id: u32,
     fd: OwnedFd,
 }
@@ -247,32 +249,7 @@ pub fn install(layout: &PinLayout, iface: &str, snaplen: u32) -> Result<Recorder
         record_map
             .pin(dir.join("record"))
             .map_err(|e| state::StateError::Record(e.to_string()))?;
-        let mut loaded = Vec::new();
-        for stage in &chain.stages {
-            let label = stage.label();
-            let real =
-                sys::prog_fd_by_id(stage.prog_id).map_err(|source| CaptureError::Kernel {
-                    op: "opening the stage's program",
-                    stage: label.clone(),
-                    source,
-                })?;
-            let recorder =
-                load_recorder(&dir, "xdpcap_stage", stage.number, snaplen, &real, &label)?;
-            let map = aya::maps::MapInfo::from_id(stage.map_id)
-                .and_then(|m| m.fd())
-                .map_err(CaptureError::Map)?;
-            sys::map_update(
-                map.as_fd(),
-                &stage.slot.to_ne_bytes(),
-                &(recorder.fd.as_raw_fd() as u32).to_ne_bytes(),
-            )
-            .map_err(|source| CaptureError::Kernel {
-                op: "putting the recorder in its slot",
-                stage: label.clone(),
-                source,
-            })?;
-            loaded.push(recorder);
-        }
+        let loaded = put_stage_recorders(&dir, &chain, snaplen)?;
         let real = sys::prog_fd_by_id(chain.entry_id).map_err(|source| CaptureError::Kernel {
             op: "opening the entry program",
             stage: chain.entry_name.clone(),
@@ -324,6 +301,103 @@ pub fn install(layout: &PinLayout, iface: &str, snaplen: u32) -> Result<Recorder
         entry_recorder,
         link,
         undone: false,
+    })
+}
+
+/// A recorder in every slot of `chain`, each forwarding to the stage it replaced.
+fn put_stage_recorders(
+    dir: &std::path::Path,
+    chain: &Chain,
+    snaplen: u32,
+) -> Result<Vec<Loaded>, CaptureError> {
+    let mut loaded = Vec::new();
+    for stage in &chain.stages {
+        let label = stage.label();
+        let real = sys::prog_fd_by_id(stage.prog_id).map_err(|source| CaptureError::Kernel {
+            op: "opening the stage's program",
+            stage: label.clone(),
+            source,
+        })?;
+        let recorder = load_recorder(dir, "xdpcap_stage", stage.number, snaplen, &real, &label)?;
+        let map = aya::maps::MapInfo::from_id(stage.map_id)
+            .and_then(|m| m.fd())
+            .map_err(CaptureError::Map)?;
+        sys::map_update(
+            map.as_fd(),
+            &stage.slot.to_ne_bytes(),
+            &(recorder.fd.as_raw_fd() as u32).to_ne_bytes(),
+        )
+        .map_err(|source| CaptureError::Kernel {
+            op: "putting the recorder in its slot",
+            stage: label.clone(),
+            source,
+        })?;
+        loaded.push(recorder);
+    }
+    Ok(loaded)
+}
+
+/// Recorders in a chain that is loaded but attached nowhere (`xdploader
+/// bench --capture`): one in every slot, and an entry recorder to run in
+/// the entry's place. Dropped with the chain's maps.
+pub struct Unattached {
+    entry: Ebpf,
+    program: String,
+    _stages: Vec<Ebpf>,
+    ring: RingBuf<MapData>,
+    pub stages: usize,
+}
+
+impl std::fmt::Debug for Unattached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unattached")
+            .field("stages", &self.stages)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Unattached {
+    /// The entry recorder, to run instead of the entry, and the ring its
+    /// records go to.
+    pub fn entry_and_ring(&mut self) -> (Option<&Xdp>, &mut RingBuf<MapData>) {
+        let entry = self
+            .entry
+            .program(&self.program)
+            .and_then(|p| p.try_into().ok());
+        (entry, &mut self.ring)
+    }
+}
+
+/// [`Unattached`] recorders for the chain of entry program `entry_id`, their
+/// shared maps pinned in `dir` (a scratch bpffs directory).
+pub fn install_unattached(
+    dir: &std::path::Path,
+    entry_id: u32,
+    snaplen: u32,
+) -> Result<Unattached, CaptureError> {
+    fs::create_dir_all(dir).map_err(state::StateError::io("creating", dir))?;
+    let chain = discover(entry_id, |_| None);
+    let stages = put_stage_recorders(dir, &chain, snaplen)?;
+    let real = sys::prog_fd_by_id(entry_id).map_err(|source| CaptureError::Kernel {
+        op: "opening the entry program",
+        stage: chain.entry_name.clone(),
+        source,
+    })?;
+    let mut entry = load_recorder(dir, "xdpcap_entry", 0, snaplen, &real, &chain.entry_name)?;
+    let ring = entry
+        .ebpf
+        .take_map("capture_records")
+        .ok_or_else(|| aya::maps::MapError::InvalidName {
+            name: "capture_records".into(),
+        })
+        .and_then(RingBuf::try_from)
+        .map_err(CaptureError::Map)?;
+    Ok(Unattached {
+        entry: entry.ebpf,
+        program: entry.program,
+        _stages: stages.into_iter().map(|l| l.ebpf).collect(),
+        ring,
+        stages: chain.stages.len(),
     })
 }
 
@@ -400,6 +474,7 @@ fn load_recorder(
                     source: std::io::Error::other(e.to_string()),
                 })?;
                 return Ok(Loaded {
+                    program: program.to_owned(),
                     prog_id: info.id(),
                     fd,
                     ebpf,

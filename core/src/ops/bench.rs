@@ -43,7 +43,25 @@ pub struct BenchOptions {
     /// A bpffs the object's maps are pinned in while measured, and that dies
     /// with the process ([`crate::bpffs::scratch_bpffs`]).
     pub scratch: PathBuf,
+    /// Time the chain with `xdploader capture`'s recorders in place against
+    /// the chain without them (the floor), instead of against XDP_PASS.
+    pub capture: bool,
 }
+
+/// What `--capture` measured against: the recorders a frame passes.
+#[derive(Debug, Serialize)]
+pub struct CaptureCost {
+    pub stages: usize,
+    /// Records each frame makes: the entry's input, one per stage it
+    /// passes, the verdict.
+    pub records_per_frame: usize,
+    /// Bytes of each frame a record keeps.
+    pub snaplen: u32,
+}
+
+/// Snap length of `bench --capture`: headers only, the case a capture of
+/// a flood would use.
+const CAPTURE_SNAPLEN: u32 = 64;
 
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
@@ -59,6 +77,9 @@ pub struct BenchReport {
     /// Frames not run, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// With `--capture`: the floor is the chain without recorders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureCost>,
 }
 
 pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
@@ -131,13 +152,65 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
             frames
         }
     };
-    let results = bench::measure(
-        (program, &prepared.entry),
-        floor,
-        &frames,
-        opts.effort,
-        ingress.map(|i| i.ifindex),
-    )?;
+    let (results, capture) = if opts.capture {
+        let entry_id = program
+            .info()
+            .map_err(|source| {
+                Error::Load(load::LoadError::Program {
+                    name: prepared.entry.clone(),
+                    source,
+                })
+            })?
+            .id();
+        let mut recorders = crate::capture::recorders::install_unattached(
+            &opts.scratch.join("capture"),
+            entry_id,
+            CAPTURE_SNAPLEN,
+        )?;
+        let stages = recorders.stages;
+        let (recorded, ring) = recorders.entry_and_ring();
+        let recorded = recorded.ok_or_else(|| {
+            Error::Load(load::LoadError::Program {
+                name: "xdpcap_entry".into(),
+                source: aya::programs::ProgramError::NotLoaded,
+            })
+        })?;
+        // The ring is drained as a capture's reader would: a full ring
+        // makes recorders fail fast, which would time the cheap path.
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let results = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    while ring.next().is_some() {}
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            });
+            let results = bench::measure(
+                (recorded, &prepared.entry),
+                program,
+                &frames,
+                opts.effort,
+                ingress.map(|i| i.ifindex),
+            );
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            results
+        })?;
+        let cost = CaptureCost {
+            stages,
+            records_per_frame: stages + 2,
+            snaplen: CAPTURE_SNAPLEN,
+        };
+        (results, Some(cost))
+    } else {
+        let results = bench::measure(
+            (program, &prepared.entry),
+            floor,
+            &frames,
+            opts.effort,
+            ingress.map(|i| i.ifindex),
+        )?;
+        (results, None)
+    };
     Ok(BenchReport {
         file: opts.file.clone(),
         entry: prepared.entry,
@@ -147,5 +220,6 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
         repeat: opts.effort.repeat,
         results,
         skipped,
+        capture,
     })
 }

@@ -34,9 +34,18 @@ struct BenchText<'a>(&'a BenchReport);
 impl fmt::Display for BenchText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.0;
+        let floor = match &r.capture {
+            Some(c) => format!(
+                "floor = the chain without recorders, own = what its {} recorder(s) add ({} records a frame, {} bytes kept)",
+                c.stages + 1,
+                c.records_per_frame,
+                c.snaplen
+            ),
+            None => "floor = an empty XDP_PASS program".to_owned(),
+        };
         writeln!(
             f,
-            "{}: entry {}, {} batches of {} runs per frame; ns per packet, floor = an empty XDP_PASS program",
+            "{}: entry {}, {} batches of {} runs per frame; ns per packet, {floor}",
             r.file.display(),
             r.entry,
             r.batches,
