@@ -252,9 +252,10 @@ fn captures_started_and_stopped_during_a_ping_flood_lose_no_frame_and_put_every_
     let pins = Bpffs::new();
     bed.load(&pins, &kern_object("xdp.elf"), &[]).success();
     let before = chain_ids(&bed, &pins);
+    // 500 a second for 6 s: the captures below start and stop within it.
     let flood = Command::new("ip")
         .args([
-            "netns", "exec", &bed.ns_b, "ping", "-q", "-f", "-c", "3000", bed.addr_a,
+            "netns", "exec", &bed.ns_b, "ping", "-q", "-i", "0.002", "-c", "3000", bed.addr_a,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
