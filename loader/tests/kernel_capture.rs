@@ -30,7 +30,9 @@ fn capture_dir(pins: &Bpffs, iface: &str) -> PathBuf {
     pins.path().join("xdploader").join(iface).join("capture")
 }
 
-/// `xdploader capture -i <if_a> ARGS` in namespace a, in the background.
+/// `xdploader capture -i <if_a> ARGS` in namespace a, in the background;
+/// its output is read when it ends (a capture blocks when its pipe is full,
+/// as tcpdump does: give --count, -w or --json with few frames).
 fn spawn_capture(bed: &Testbed, pins: &Bpffs, args: &[&str]) -> Child {
     Command::new("ip")
         .args(["netns", "exec", &bed.ns_a])
@@ -261,17 +263,36 @@ fn captures_started_and_stopped_during_a_ping_flood_lose_no_frame_and_put_every_
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut shown = 0;
     for _ in 0..3 {
         // Not waited for: on a slow guest the capture may be over before
         // a status would see it; what it did, it says.
-        let capture = spawn_capture(&bed, &pins, &["--duration", "0.5", "--snaplen", "64"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flood.pcapng");
+        let capture = spawn_capture(
+            &bed,
+            &pins,
+            &[
+                "--duration",
+                "0.5",
+                "--snaplen",
+                "64",
+                "-w",
+                file.to_str().unwrap(),
+            ],
+        );
         let out = wait_exit(capture);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success() && stderr.contains("xdp_skeleton back on the link"),
             "{stderr}"
         );
+        shown += stderr
+            .split_once(" frame(s) shown")
+            .and_then(|(head, _)| head.rsplit('\n').next()?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{stderr}"));
     }
+    assert!(shown > 0, "the captures saw none of the flood");
     let flood = flood.wait_with_output().unwrap();
     let summary = String::from_utf8_lossy(&flood.stdout);
     assert!(

@@ -157,9 +157,10 @@ impl Assembler {
 }
 
 /// A frame's first bytes in tcpdump's words: `IPv4 10.0.0.1 > 10.0.0.2 ICMP`.
+/// Lax: a frame cut at the snap length still names what its headers say.
 pub fn summary(data: &[u8]) -> String {
-    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-    let Ok(packet) = SlicedPacket::from_ethernet(data) else {
+    use etherparse::{LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
+    let Ok(packet) = LaxSlicedPacket::from_ethernet(data) else {
         return "(not Ethernet)".to_owned();
     };
     let transport = match &packet.transport {
@@ -174,21 +175,20 @@ pub fn summary(data: &[u8]) -> String {
         None => String::new(),
     };
     let net = match &packet.net {
-        Some(NetSlice::Ipv4(ip)) => format!(
+        Some(LaxNetSlice::Ipv4(ip)) => format!(
             "IPv4 {} > {} ttl {}",
             ip.header().source_addr(),
             ip.header().destination_addr(),
             ip.header().ttl()
         ),
-        Some(NetSlice::Ipv6(ip)) => format!(
+        Some(LaxNetSlice::Ipv6(ip)) => format!(
             "IPv6 {} > {}",
             ip.header().source_addr(),
             ip.header().destination_addr()
         ),
-        _ => match packet.link.as_ref() {
-            Some(etherparse::LinkSlice::Ethernet2(e)) => {
-                format!("ethertype 0x{:04x}", e.ether_type().0)
-            }
+        Some(LaxNetSlice::Arp(_)) => "ARP".to_owned(),
+        None => match packet.link.as_ref() {
+            Some(LinkSlice::Ethernet2(e)) => format!("ethertype 0x{:04x}", e.ether_type().0),
             _ => "(no network layer)".to_owned(),
         },
     };
