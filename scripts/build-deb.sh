@@ -6,7 +6,7 @@
 #   /usr/share/man/man1/                  man pages of both tools (clap_mangen)
 #   bash, zsh and fish completions        (clap_complete)
 #   /lib/systemd/system/                  xdploader.service, statswatch-exporter.service
-#   /usr/share/doc/xdp-skeleton-rs/       README, copyright, examples/xdploader.toml
+#   /usr/share/doc/xdp-skeleton-rs/       README, docs/, copyright, examples/xdploader.toml
 #   /usr/share/xdp-skeleton-rs/prometheus/ scrape config and rules
 # The units are installed, not enabled; xdploader.service runs only once
 # /etc/xdploader/config.toml exists (the example is in the doc directory).
@@ -61,6 +61,10 @@ done
 
 install -d "$root$doc/examples" "$root/usr/share/$name/prometheus"
 gzip -9n < README.md > "$root$doc/README.md.gz"
+install -d "$root$doc/docs"
+for page in docs/*.md; do
+    gzip -9n < "$page" > "$root$doc/$page.gz"
+done
 sed "s|^file = \"\.\./kern/|file = \"$lib/|" examples/xdploader.toml > "$root$doc/examples/xdploader.toml"
 install -m 0644 prometheus/*.yml "$root/usr/share/$name/prometheus/"
 cat > "$root$doc/copyright" <<EOF

@@ -12,9 +12,9 @@
 #     test runs: what needs them fails there, each with one line naming what
 #     the kernel lacks; the table shows how many.
 # Writes the table (kernel × passed/failed/skipped, and the time) into
-# README.md between the kernel-matrix markers, and prints it.
+# docs/testing.md between the kernel-matrix markers, and prints it.
 # XDP_MATRIX="host 6.1 6.12 5.10" chooses the rows (all by default); the
-# README keeps the rows not run. XDP_MATRIX_EXTRA=FILE adds rows another
+# docs/testing.md keeps the rows not run. XDP_MATRIX_EXTRA=FILE adds rows another
 # run of provision-test.sh wrote with XDP_SUITE_RESULTS=FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,15 +105,15 @@ for row in $ROWS; do
     esac
 done
 
-# The table in README.md: the rows run now replace those of the same system,
+# The table in docs/testing.md: the rows run now replace those of the same system,
 # the others stay (XDP_MATRIX may have run only some).
 python3 - "$RESULTS" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short=12 HEAD)" <<'EOF'
 import sys
 results, day, commit = sys.argv[1:]
 begin, end = "<!-- kernel-matrix: begin -->\n", "<!-- kernel-matrix: end -->"
-readme = open("README.md").read()
+readme = open("docs/testing.md").read()
 if begin not in readme or end not in readme:
-    sys.exit("kernel-matrix: README.md has no kernel-matrix markers")
+    sys.exit("kernel-matrix: docs/testing.md has no kernel-matrix markers")
 head, rest = readme.split(begin, 1)
 old, tail = rest.split(end, 1)
 rows = {}
@@ -129,7 +129,7 @@ for line in open(results):
 table = ("| kernel | system | passed | failed | skipped | test binaries run | time | run |\n"
          "|---|---|---|---|---|---|---|---|\n")
 table += "".join("| " + " | ".join(r) + " |\n" for r in rows.values())
-open("README.md", "w").write(head + begin + table + end + tail)
+open("docs/testing.md", "w").write(head + begin + table + end + tail)
 print(table, end="")
 EOF
-echo "kernel-matrix: README.md updated"
+echo "kernel-matrix: docs/testing.md updated"

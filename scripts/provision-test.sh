@@ -25,7 +25,7 @@
 # XDP_VM_RELEASE=trixie does all of it in Debian 13 (6.12) instead of 12
 # (6.1); XDP_SUITE_RESULTS=FILE appends "kernel passed failed skipped secs
 # ran/staged system" to FILE, pass or fail (scripts/kernel-matrix.sh makes the
-# README's table from it); XDP_SUITE_LOG=FILE keeps the suite's console.
+# kernel table in docs/testing.md from it); XDP_SUITE_LOG=FILE keeps the suite's console.
 # Everything runs in a private mount namespace or in the guest: the host's
 # sysctls, mounts and network are not touched, and the work directory goes.
 set -euo pipefail

@@ -3,7 +3,7 @@
 //! `elf::inspect`, which must return a summary or an error, never panic.
 //! Mutations aim where parsers trust the file: the ELF header, the section
 //! header table, and the sections themselves (BTF, maps, relocations).
-//! `FUZZ_CASES` raises the bound for a longer run (README: "Fuzzing").
+//! `FUZZ_CASES` raises the bound for a longer run (docs/testing.md: "Fuzzing").
 
 // In tests a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
