@@ -351,6 +351,8 @@ live_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b;
 mkdir -p "$(dirname "$RESULTS")"
 # scripts/bench-exporter.sh writes a section of its own: kept as it is.
 exporter_section=$(sed -n '/^<!-- bench-exporter: begin -->$/,/^<!-- bench-exporter: end -->$/p' bench/results.md 2>/dev/null || true)
+# And scripts/bench-capture.sh.
+capture_section=$(sed -n '/^<!-- bench-capture: begin -->$/,/^<!-- bench-capture: end -->$/p' bench/results.md 2>/dev/null || true)
 cat > "$RESULTS" <<MD
 # Loader benchmark
 
@@ -450,11 +452,13 @@ an address behind the router; received = counted by an XDP_DROP counter on ls0.
 | the kernel's forwarding (ip_forward, no XDP on the router; GRO on lt0) | ${rx_mpps[forward]} | ${sent_mpps[forward]} | redirect.elf: **$(live_ratio "${rx_mpps[redirect]}" "${rx_mpps[forward]}")×** this |
 MD
 [ -z "$exporter_section" ] || printf '\n%s\n' "$exporter_section" >> "$RESULTS"
+[ -z "$capture_section" ] || printf '\n%s\n' "$capture_section" >> "$RESULTS"
 cat "$RESULTS"
 if [ "$RESULTS" != bench/results.md ]; then
     grep -q '^| xdp.elf | ipv4-icmp | 64 | XDP_PASS |' "$RESULTS" ||
         { echo "bench.sh: the smoke run produced no per-packet rows" >&2; exit 1; }
     rm -f "$RESULTS"
     bash scripts/bench-exporter.sh --smoke >/dev/null
+    bash scripts/bench-capture.sh --smoke >/dev/null
     echo "bench.sh: smoke run ok (results discarded)"
 fi
