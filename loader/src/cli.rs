@@ -137,6 +137,10 @@ pub struct StatusArgs {
     /// Print the programs, prog arrays and counters as a Graphviz digraph
     #[arg(long, conflicts_with = "json")]
     pub dot: bool,
+    /// Also each stage of the chain on -i IF over one second: frames per second into it, the
+    /// share of frames it decided, ns p50/p99 (recorders in the chain for that second only)
+    #[arg(long, conflicts_with_all = ["dot", "all_netns"])]
+    pub stages: bool,
 }
 
 impl StatusArgs {

@@ -504,3 +504,44 @@ fn bench_capture_times_the_chain_with_recorders_against_the_chain_without() {
     // How much more is the bench's to say (bench/results.md), not a test's.
     assert!(with > 0.0 && without > 0.0, "{report:#}");
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn status_stages_samples_one_second_of_the_chain_and_leaves_it_as_it_was() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    bed.load(&pins, &kern_object("tests/capture_chain.elf"), &CHAIN_ARGS)
+        .success();
+    let before = chain_ids(&bed, &pins);
+    // Pings all through the sample, whenever its second starts.
+    let mut pinger = Command::new("ip")
+        .args([
+            "netns", "exec", &bed.ns_b, "ping", "-q", "-i", "0.05", "-w", "600", bed.addr_a,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = bed.xdploader(&pins, &["status", "-i", &bed.if_a, "--stages", "--json"]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pinger.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    pinger.wait().unwrap();
+    let doc = out.json();
+    assert_eq!(doc["interfaces"][0]["prog_name"], "cap_entry", "{doc:#}");
+    let rows = doc["stages"]["stages"].as_array().unwrap();
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(
+        labels,
+        ["entry", "stages[0]", "stages[1]", "stages[2]"],
+        "{doc:#}"
+    );
+    assert!(doc["stages"]["frames"].as_u64().unwrap() > 0, "{doc:#}");
+    assert_eq!(chain_ids(&bed, &pins), before);
+    assert_no_recorder(&bed, &pins);
+}

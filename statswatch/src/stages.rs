@@ -5,25 +5,20 @@
 //! path runs exactly the programs the user loaded.
 
 use std::{
-    fmt::Write as _,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use xdp_core::{
-    capture::stage_stats::{StageRow, StageStats},
-    ops::{
-        self,
-        capture::{CaptureOptions, CaptureSummary},
-    },
+use xdp_core::ops::{
+    self,
+    capture::{CaptureOptions, CaptureSummary, StageSample},
 };
 
 /// Bytes kept of each frame: none are shown, the Ethernet header is enough.
-const SNAPLEN: u32 = 14;
-const POLL: Duration = Duration::from_millis(10);
+pub const SNAPLEN: u32 = 14;
 
 pub fn run(
     iface: &str,
@@ -51,26 +46,14 @@ pub fn run(
         );
     }
     let mut intervals = 0u64;
+    let stopped = || stop.load(Ordering::Relaxed);
     let result = (|| -> anyhow::Result<Option<String>> {
         loop {
-            let mut stats = StageStats::default();
-            let start = Instant::now();
-            while start.elapsed() < interval {
-                if stop.load(Ordering::Relaxed) {
-                    return Ok(None);
-                }
-                if !capture.still_attached() {
-                    return Ok(Some(format!(
-                        "the chain on {iface} was replaced or detached (a load, apply or unload)"
-                    )));
-                }
-                for frame in capture.poll() {
-                    stats.add(&frame);
-                }
-                std::thread::sleep(POLL);
+            match capture.sample_stages(interval, &stopped) {
+                Ok(Some(sample)) => print(&sample, json)?,
+                Ok(None) => return Ok(None),
+                Err(why) => return Ok(Some(why)),
             }
-            let rows = stats.rows(&chain, start.elapsed().as_secs_f64());
-            print(&rows, stats.frames, capture.lost(), json)?;
             intervals += 1;
             if count.is_some_and(|n| intervals >= n) {
                 return Ok(None);
@@ -84,40 +67,16 @@ pub fn run(
     Ok(())
 }
 
-fn print(rows: &[StageRow], frames: u64, lost: u64, json: bool) -> anyhow::Result<()> {
+fn print(sample: &StageSample, json: bool) -> anyhow::Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "frames": frames, "lost": lost, "stages": rows })
-        );
+        println!("{}", serde_json::to_string(sample)?);
         return Ok(());
     }
-    let mut out = String::new();
-    writeln!(
-        out,
-        "{:<14} {:<20} {:>10} {:>9} {:>9} {:>8}  decided",
-        "stage", "program", "pps", "ns p50", "ns p99", "share"
-    )?;
-    for row in rows {
-        let decided: Vec<String> = row
-            .decided
-            .iter()
-            .map(|(verdict, n)| format!("{verdict} {n}"))
-            .collect();
-        writeln!(
-            out,
-            "{:<14} {:<20} {:>10.0} {:>9} {:>9} {:>7.1}%  {}",
-            row.label,
-            row.program,
-            row.pps,
-            row.ns_p50,
-            row.ns_p99,
-            row.decided_share * 100.0,
-            decided.join(", ")
-        )?;
-    }
-    writeln!(out, "{frames} frame(s), {lost} record(s) lost so far")?;
-    print!("{out}");
+    print!("{}", xdp_core::capture::stage_stats::table(&sample.stages));
+    println!(
+        "{} frame(s), {} record(s) lost so far",
+        sample.frames, sample.lost
+    );
     Ok(())
 }
 

@@ -126,6 +126,34 @@ impl StageStats {
     }
 }
 
+/// The rows as a table, a line each (statswatch --stages, status --stages).
+pub fn table(rows: &[StageRow]) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{:<14} {:<20} {:>10} {:>9} {:>9} {:>8}  decided\n",
+        "stage", "program", "pps", "ns p50", "ns p99", "share"
+    );
+    for row in rows {
+        let decided: Vec<String> = row
+            .decided
+            .iter()
+            .map(|(verdict, n)| format!("{verdict} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<14} {:<20} {:>10.0} {:>9} {:>9} {:>7.1}%  {}",
+            row.label,
+            row.program,
+            row.pps,
+            row.ns_p50,
+            row.ns_p99,
+            row.decided_share * 100.0,
+            decided.join(", ")
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

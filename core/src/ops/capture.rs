@@ -42,6 +42,15 @@ pub struct Capture {
     verdicts: Vec<u32>,
 }
 
+/// One interval of per-stage counts and time.
+#[derive(Debug, Serialize)]
+pub struct StageSample {
+    pub frames: u64,
+    /// Records lost so far (all intervals).
+    pub lost: u64,
+    pub stages: Vec<crate::capture::stage_stats::StageRow>,
+}
+
 /// What a capture saw and left, when it ends.
 #[derive(Debug, Serialize)]
 pub struct CaptureSummary {
@@ -181,6 +190,37 @@ impl Capture {
                 .find(|s| s.number == n)
                 .map_or_else(|| format!("stage {n}"), crate::capture::Stage::label),
         }
+    }
+
+    /// Folds the frames of `interval` into per-stage rows; stops early (None)
+    /// when `stop` says so or the chain was replaced (`Err` with why).
+    pub fn sample_stages(
+        &mut self,
+        interval: Duration,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<StageSample>, String> {
+        let mut stats = crate::capture::stage_stats::StageStats::default();
+        let start = std::time::Instant::now();
+        while start.elapsed() < interval {
+            if stop() {
+                return Ok(None);
+            }
+            if !self.still_attached() {
+                return Err(format!(
+                    "the chain on {} was replaced or detached (a load, apply or unload)",
+                    self.iface
+                ));
+            }
+            for frame in self.poll() {
+                stats.add(&frame);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(Some(StageSample {
+            frames: stats.frames,
+            lost: self.lost(),
+            stages: stats.rows(self.chain(), start.elapsed().as_secs_f64()),
+        }))
     }
 
     /// Takes the recorders out, then reads what was still in the ring.

@@ -16,8 +16,50 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         print!("{}", crate::dot::status(&report, &counters));
         return Ok(ExitCode::SUCCESS);
     }
+    if args.stages {
+        let [iface] = args.target.interfaces.as_slice() else {
+            anyhow::bail!("--stages: name one interface with -i");
+        };
+        let sample = stages_once(iface, &opts.pin_dir)?;
+        if args.target.json {
+            let mut doc = serde_json::to_value(&report)?;
+            doc["stages"] = serde_json::to_value(&sample)?;
+            println!("{doc}");
+        } else {
+            print!("{}", StatusText(&report));
+            print!("{}", xdp_core::capture::stage_stats::table(&sample.stages));
+            println!(
+                "{} frame(s) in 1 s, {} record(s) lost",
+                sample.frames, sample.lost
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     print_report(&report, args.target.json, |r| StatusText(r).to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One second of per-stage counts and time, recorders in the chain for it.
+fn stages_once(
+    iface: &str,
+    pin_dir: &std::path::Path,
+) -> anyhow::Result<ops::capture::StageSample> {
+    crate::signals::hold_back();
+    let mut capture = ops::capture::start(&ops::capture::CaptureOptions {
+        iface: iface.to_owned(),
+        pin_dir: pin_dir.to_owned(),
+        snaplen: 14,
+        stages: Vec::new(),
+        verdicts: Vec::new(),
+    })?;
+    let stopped = || crate::signals::pending().is_some();
+    let sample = capture.sample_stages(std::time::Duration::from_secs(1), &stopped);
+    capture.stop(None)?;
+    match sample {
+        Ok(Some(sample)) => Ok(sample),
+        Ok(None) => anyhow::bail!("interrupted"),
+        Err(why) => anyhow::bail!(why),
+    }
 }
 
 struct StatusText<'a>(&'a StatusReport);
