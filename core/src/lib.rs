@@ -9,6 +9,7 @@
 //! | [`elf`]         | ELF inspection: programs, maps, pins, declared slots, tail calls (no kernel) |
 //! | [`load`]        | turning the object into kernel maps and verified programs (aya)     |
 //! | [`jump_table`]  | which program goes into which prog-array slot (naming, declared, --tail) |
+//! | [`ksyms`]       | where an object's kfuncs are on this kernel: vmlinux BTF id, module, or what provides them |
 //! | [`devmap`]      | filling the redirect devmap with the interfaces                     |
 //! | [`attach`]      | attaching and replacing the entry program on an interface           |
 //! | [`capture`]     | recorders in a running chain's slots: every stage's frames, the verdict, pcapng |
@@ -35,6 +36,7 @@ pub mod devmap;
 pub mod elf;
 pub mod iface;
 pub mod jump_table;
+pub mod ksyms;
 pub mod load;
 pub mod netdev;
 pub mod netns;

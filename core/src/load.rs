@@ -78,8 +78,13 @@ pub fn check_linkable(summary: &ObjectSummary) -> Result<(), LoadError> {
     };
     let (kfuncs, externs) = (names(true), names(false));
     if !kfuncs.is_empty() {
+        // Where each is on this kernel: what a user checks first.
+        let found: Vec<String> = crate::ksyms::resolve(&summary.externs)
+            .iter()
+            .map(crate::ksyms::Kfunc::describe)
+            .collect();
         return Err(LoadError::Kfuncs {
-            names: kfuncs.join(", "),
+            names: found.join("; "),
         });
     }
     if !externs.is_empty() {
@@ -92,7 +97,7 @@ pub fn check_linkable(summary: &ObjectSummary) -> Result<(), LoadError> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("the object calls kfuncs ({names}: extern __ksym), which xdploader cannot link yet (aya 0.14 cannot)")]
+    #[error("the object calls kfuncs (extern __ksym: {names}), which xdploader cannot link yet (aya 0.14 links none; bpftool prog loadall loads such objects)")]
     Kfuncs { names: String },
     #[error("the object calls functions it does not define ({names}): link the object that defines them in (bpftool gen object, or one clang compile)")]
     Externs { names: String },

@@ -460,9 +460,30 @@ fn kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
     let elf = kern_object("tests/kfunc.elf");
     let out = bed.load(&pins, &elf, &[]);
     assert!(!out.ok());
+    // Where each kfunc is on this kernel: vmlinux's BTF id (the one bpftool
+    // shows), or missing on a kernel before 6.3 (the 6.1 guest).
+    let btf = testkit::run(
+        None,
+        "bpftool",
+        &["btf", "dump", "file", "/sys/kernel/btf/vmlinux"],
+    );
+    let place = |name: &str| {
+        let line = format!("] FUNC '{name}' ");
+        match btf.stdout.lines().find(|l| l.contains(&line)) {
+            Some(l) => format!(
+                "{name}: in vmlinux (BTF id {})",
+                &l[1..l.find(']').unwrap()]
+            ),
+            None => format!("{name}: not on this kernel (needs Linux 6.3+)"),
+        }
+    };
     assert_eq!(
         out.stderr.trim(),
-        "xdploader: the object calls kfuncs (bpf_xdp_metadata_rx_hash, bpf_xdp_metadata_rx_timestamp: extern __ksym), which xdploader cannot link yet (aya 0.14 cannot)"
+        format!(
+            "xdploader: the object calls kfuncs (extern __ksym: {}; {}), which xdploader cannot link yet (aya 0.14 links none; bpftool prog loadall loads such objects)",
+            place("bpf_xdp_metadata_rx_hash"),
+            place("bpf_xdp_metadata_rx_timestamp")
+        )
     );
     assert_eq!(pins.pins(), Vec::<String>::new());
     assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
@@ -475,6 +496,18 @@ fn kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
     let report: Value = serde_json::from_str(&inspect.stdout).unwrap();
     assert_eq!(report["summary"]["externs"][0]["kfunc"], true);
     assert!(report["problem"].as_str().unwrap().contains("calls kfuncs"));
+    assert_eq!(report["kfuncs"][0]["name"], "bpf_xdp_metadata_rx_hash");
+    let expected = place("bpf_xdp_metadata_rx_hash");
+    match report["kfuncs"][0]["place"]["in"].as_str().unwrap() {
+        "vmlinux" => assert!(
+            expected.ends_with(&format!(
+                "(BTF id {})",
+                report["kfuncs"][0]["place"]["btf_id"]
+            )),
+            "{report:#}"
+        ),
+        other => assert_eq!(other, "missing", "{report:#}"),
+    }
 }
 
 #[test]

@@ -354,7 +354,7 @@ fn is_code(elf: &ElfFile64<'_, Endianness>, index: Option<SectionIndex>) -> bool
 }
 
 /// btfparse reads through this trait; the section is already in memory.
-struct BtfBytes<'a>(&'a [u8]);
+pub(crate) struct BtfBytes<'a>(pub(crate) &'a [u8]);
 
 impl btfparse::Readable for BtfBytes<'_> {
     fn read(&self, offset: u64, buffer: &mut [u8]) -> btfparse::Result<()> {

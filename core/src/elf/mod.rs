@@ -21,6 +21,7 @@ use object::{
 };
 use serde::Serialize;
 
+pub(crate) use map_defs::BtfBytes;
 pub use map_defs::{DeclaredSlot, MapFormat, PinRule, PinSpec, BPFFS_ROOT};
 pub use tail_calls::TailCall;
 
@@ -89,6 +90,9 @@ pub struct Extern {
     /// A kernel function (in the BTF `.ksyms` section), else an extern that
     /// some other object was meant to define.
     pub kfunc: bool,
+    /// Declared `__weak`: optional, for a kernel that may lack it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub weak: bool,
 }
 
 /// The symbols the object needs from outside: undefined globals.
@@ -101,8 +105,14 @@ fn externs(elf: &ElfFile64<'_, Endianness>) -> Vec<Extern> {
     let mut found: Vec<Extern> = elf
         .symbols()
         .filter(|s| s.is_undefined() && s.is_global())
-        .filter_map(|s| s.name().ok().filter(|n| !n.is_empty()).map(str::to_owned))
-        .map(|name| Extern { name, kfunc: ksyms })
+        .filter_map(|s| {
+            let name = s.name().ok().filter(|n| !n.is_empty())?.to_owned();
+            Some(Extern {
+                name,
+                kfunc: ksyms,
+                weak: s.is_weak(),
+            })
+        })
         .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found.dedup();

@@ -32,6 +32,9 @@ pub struct InspectReport {
     /// Why a load would fail as asked (the object itself is fine).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The kfuncs the object calls, and where each is on this kernel.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kfuncs: Vec<crate::ksyms::Kfunc>,
 }
 
 pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
@@ -48,6 +51,7 @@ pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
         ),
         Err(e) => (None, None, Some(crate::error_chain(&e))),
     };
+    let summary_externs = summary.externs.clone();
     Ok(InspectReport {
         file: opts.file.clone(),
         pin_dir: opts.pin_dir.clone(),
@@ -55,5 +59,6 @@ pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
         entry,
         jump_tables,
         problem,
+        kfuncs: crate::ksyms::resolve(&summary_externs),
     })
 }

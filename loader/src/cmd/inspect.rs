@@ -43,6 +43,9 @@ impl fmt::Display for InspectText<'_> {
                 first_iface: None,
             }
         )?;
+        for kfunc in &report.kfuncs {
+            writeln!(f, "  kfunc {}", kfunc.describe())?;
+        }
         if let Some(entry) = &report.entry {
             writeln!(f, "entry: {entry}")?;
         }
