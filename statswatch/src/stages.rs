@@ -17,9 +17,6 @@ use xdp_core::ops::{
     capture::{CaptureOptions, CaptureSummary, StageSample},
 };
 
-/// Bytes kept of each frame: none are shown, the Ethernet header is enough.
-pub const SNAPLEN: u32 = 14;
-
 pub fn run(
     iface: &str,
     pin_dir: std::path::PathBuf,
@@ -31,13 +28,7 @@ pub fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
-    let mut capture = ops::capture::start(&CaptureOptions {
-        iface: iface.to_owned(),
-        pin_dir,
-        snaplen: SNAPLEN,
-        stages: Vec::new(),
-        verdicts: Vec::new(),
-    })?;
+    let mut capture = ops::capture::start(&CaptureOptions::for_stages(iface, pin_dir))?;
     let chain = capture.chain().clone();
     if !json {
         eprintln!(

@@ -272,22 +272,10 @@ pub fn install(layout: &PinLayout, iface: &str, snaplen: u32) -> Result<Recorder
             return Err(e);
         }
     };
-    let ring = entry
-        .ebpf
-        .take_map("capture_records")
-        .ok_or_else(|| aya::maps::MapError::InvalidName {
-            name: "capture_records".into(),
-        })
-        .and_then(RingBuf::try_from)
-        .map_err(CaptureError::Map)?;
-    let lost = entry
-        .ebpf
-        .take_map("capture_lost")
-        .ok_or_else(|| aya::maps::MapError::InvalidName {
-            name: "capture_lost".into(),
-        })
-        .and_then(PerCpuArray::try_from)
-        .map_err(CaptureError::Map)?;
+    let ring = take_map(&mut entry.ebpf, "capture_records")
+        .and_then(|m| RingBuf::try_from(m).map_err(CaptureError::Map))?;
+    let lost = take_map(&mut entry.ebpf, "capture_lost")
+        .and_then(|m| PerCpuArray::try_from(m).map_err(CaptureError::Map))?;
     let entry_recorder = entry.prog_id;
     let mut kept: Vec<Ebpf> = loaded.into_iter().map(|l| l.ebpf).collect();
     kept.push(entry.ebpf);
@@ -301,6 +289,15 @@ pub fn install(layout: &PinLayout, iface: &str, snaplen: u32) -> Result<Recorder
         entry_recorder,
         link,
         undone: false,
+    })
+}
+
+/// One of the recorder object's maps, taken out of it.
+fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, CaptureError> {
+    ebpf.take_map(name).ok_or_else(|| {
+        CaptureError::Map(aya::maps::MapError::InvalidName {
+            name: name.to_owned(),
+        })
     })
 }
 
@@ -384,14 +381,8 @@ pub fn install_unattached(
         source,
     })?;
     let mut entry = load_recorder(dir, "xdpcap_entry", 0, snaplen, &real, &chain.entry_name)?;
-    let ring = entry
-        .ebpf
-        .take_map("capture_records")
-        .ok_or_else(|| aya::maps::MapError::InvalidName {
-            name: "capture_records".into(),
-        })
-        .and_then(RingBuf::try_from)
-        .map_err(CaptureError::Map)?;
+    let ring = take_map(&mut entry.ebpf, "capture_records")
+        .and_then(|m| RingBuf::try_from(m).map_err(CaptureError::Map))?;
     Ok(Unattached {
         entry: entry.ebpf,
         program: entry.program,

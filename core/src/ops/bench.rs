@@ -124,12 +124,6 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
         .iter()
         .any(|p| p.name == prepared.entry && p.frags);
 
-    // The floor: an empty XDP_PASS program (frags, so every size runs).
-    let mut floor_obj = load::load_embedded(crate::peer::PASS_OBJECT, crate::peer::PASS_PROGRAM)
-        .map_err(Error::Load)?;
-    let floor =
-        load::embedded_program(&mut floor_obj, crate::peer::PASS_PROGRAM).map_err(Error::Load)?;
-
     let mut skipped = Vec::new();
     let frames = match &opts.frames {
         Frames::Pcap { path, limit } => bench::pcap_frames(path, *limit)?,
@@ -202,6 +196,12 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, Error> {
         };
         (results, Some(cost))
     } else {
+        // The floor: an empty XDP_PASS program (frags, so every size runs).
+        let mut floor_obj =
+            load::load_embedded(crate::peer::PASS_OBJECT, crate::peer::PASS_PROGRAM)
+                .map_err(Error::Load)?;
+        let floor = load::embedded_program(&mut floor_obj, crate::peer::PASS_PROGRAM)
+            .map_err(Error::Load)?;
         let results = bench::measure(
             (program, &prepared.entry),
             floor,

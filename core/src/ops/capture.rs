@@ -28,6 +28,21 @@ pub struct CaptureOptions {
     pub verdicts: Vec<u32>,
 }
 
+impl CaptureOptions {
+    /// For per-stage counts and time (`statswatch --stages`, `status
+    /// --stages`): every stage and verdict, and only the Ethernet header of
+    /// each frame, which nothing shows.
+    pub fn for_stages(iface: &str, pin_dir: PathBuf) -> Self {
+        Self {
+            iface: iface.to_owned(),
+            pin_dir,
+            snaplen: 14,
+            stages: Vec::new(),
+            verdicts: Vec::new(),
+        }
+    }
+}
+
 /// A capture running on one interface.
 #[derive(Debug)]
 pub struct Capture {
@@ -108,11 +123,10 @@ pub fn stage_numbers(chain: &Chain, wanted: &[String]) -> Result<Vec<u16>, Strin
 
 /// Puts the recorders in; the capture runs until [`Capture::stop`] (or drop).
 pub fn start(opts: &CaptureOptions) -> Result<Capture, Error> {
-    iface::resolve(std::slice::from_ref(&opts.iface))?;
+    let ifindex = iface::resolve(std::slice::from_ref(&opts.iface))?[0].ifindex;
     let layout = PinLayout::new(&opts.pin_dir);
     // A link of another namespace's same-named interface is not ours to swap.
     if let Ok(facts) = crate::sys::pinned_link_facts(&layout.link(&opts.iface)) {
-        let ifindex = iface::resolve(std::slice::from_ref(&opts.iface))?[0].ifindex;
         crate::netns::check_link(&facts, &layout.link(&opts.iface), &opts.iface, ifindex)?;
     }
     let realtime_offset_ns = clock_ns(nix::time::ClockId::CLOCK_REALTIME)

@@ -45,13 +45,10 @@ fn stages_once(
     pin_dir: &std::path::Path,
 ) -> anyhow::Result<ops::capture::StageSample> {
     crate::signals::hold_back();
-    let mut capture = ops::capture::start(&ops::capture::CaptureOptions {
-        iface: iface.to_owned(),
-        pin_dir: pin_dir.to_owned(),
-        snaplen: 14,
-        stages: Vec::new(),
-        verdicts: Vec::new(),
-    })?;
+    let mut capture = ops::capture::start(&ops::capture::CaptureOptions::for_stages(
+        iface,
+        pin_dir.to_owned(),
+    ))?;
     let stopped = || crate::signals::pending().is_some();
     let sample = capture.sample_stages(std::time::Duration::from_secs(1), &stopped);
     capture.stop(None)?;
