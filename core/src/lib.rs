@@ -12,6 +12,7 @@
 //! | [`ksyms`]       | where an object's kfuncs are on this kernel: vmlinux BTF id, module, or what provides them |
 //! | [`devmap`]      | filling the redirect devmap with the interfaces                     |
 //! | [`attach`]      | attaching and replacing the entry program on an interface           |
+//! | [`dispatcher`]  | keeping a test-run program in the kernel's XDP dispatcher (no rewrite per test run) |
 //! | [`capture`]     | recorders in a running chain's slots: every stage's frames, the verdict, pcapng |
 //! | [`state`]       | the on-disk lifecycle state: pin-dir layout, per-interface records, releasing them |
 //! | [`trafficgen`]    | a veth traffic generator: live-frames test runs of an XDP_TX program |
@@ -33,6 +34,7 @@ pub mod bpffs;
 pub mod capture;
 pub mod config;
 pub mod devmap;
+pub mod dispatcher;
 pub mod elf;
 pub mod iface;
 pub mod jump_table;

@@ -35,6 +35,8 @@ pub enum TrafficgenError {
     Header(#[source] aya::maps::MapError),
     #[error("a sender thread panicked")]
     Thread,
+    #[error(transparent)]
+    Dispatcher(#[from] crate::dispatcher::DispatcherError),
 }
 
 /// What to send.
@@ -83,6 +85,14 @@ pub fn send(traffic: &Traffic) -> Result<Sent, TrafficgenError> {
         crate::load::embedded_program(&mut ebpf, PROGRAM).map_err(TrafficgenError::Load)?;
     // Live frames leave by the interface they "arrive" on.
     let ctx = crate::bench::xdp_md(traffic.frame.len(), traffic.ifindex);
+    // In the XDP dispatcher for the whole run: each call (repeat > 1) would
+    // otherwise rewrite it twice while the frames it sends run through it
+    // on the peer's CPU (issue 24; see crate::dispatcher).
+    let fd = program.fd().map_err(|source| TrafficgenError::Send {
+        ifindex: traffic.ifindex,
+        source,
+    })?;
+    let _hold = crate::dispatcher::DispatcherHold::new(std::os::fd::AsFd::as_fd(fd), PROGRAM)?;
     let start = Instant::now();
     let deadline = start + traffic.duration;
     let netns = std::fs::File::open("/proc/thread-self/ns/net").ok();

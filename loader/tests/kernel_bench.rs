@@ -57,7 +57,6 @@ fn the_skeleton_passes_every_frame_kind_and_size_against_the_floor() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let report = bench("xdp.elf", &[]);
     assert_eq!(report["entry"], "xdp_skeleton");
     let seen = verdicts(&report);
@@ -91,7 +90,6 @@ fn echo_is_timed_on_its_reply_path_and_a_plain_xdp_program_skips_jumbo_frames() 
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let before = loaded_program_ids();
     let report = bench(
         "echo.elf",
@@ -141,7 +139,6 @@ fn a_pcap_file_is_run_frame_by_frame() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     // A pcap of two frames, written here: classic header + two records.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("two.pcap");
@@ -182,7 +179,6 @@ fn a_router_with_interfaces_is_timed_on_its_fib_hit_with_as_many_runs_as_keep_it
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     // In a: 10.2.2.1 (the built-in frames' destination) routed out of if_a
     // to b, whose MAC a knows; forwarding on, so the FIB lookup succeeds.
     let bed = testkit::Testbed::new();
@@ -310,7 +306,6 @@ fn trafficgen_sends_live_frames_that_the_peer_counts() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let (frames, received, bytes) = send_to_a("bench_drop.elf", "XDP_DROP", &["--size", "128"]);
     // A veth ring may overflow under load: most arrive, none is invented.
     assert!(
@@ -326,7 +321,6 @@ fn trafficgen_icmp_requests_are_all_answered_by_echo_though_the_kernel_recycles_
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let (frames, answered, _) = send_to_a("echo.elf", "XDP_TX", &["--icmp"]);
     // A sent frame's page comes back to the generator with the echo's reply
     // in it; unless the generator puts its headers back, only the first

@@ -143,7 +143,6 @@ fn every_stage_of_a_three_stage_chain_is_in_the_pcapng_with_the_verdict_and_who_
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     bed.load(&pins, &kern_object("tests/capture_chain.elf"), &CHAIN_ARGS)
@@ -205,7 +204,6 @@ fn a_declarative_chain_with_two_prog_arrays_is_followed_into_both_as_json() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     bed.load(&pins, &kern_object("tests/declarative.elf"), &[])
@@ -252,7 +250,6 @@ fn captures_started_and_stopped_during_a_ping_flood_lose_no_frame_and_put_every_
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     bed.load(&pins, &kern_object("xdp.elf"), &[]).success();
@@ -332,7 +329,6 @@ fn a_killed_capture_keeps_the_chain_working_and_the_next_command_puts_the_progra
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     bed.load(&pins, &kern_object("tests/capture_chain.elf"), &CHAIN_ARGS)
@@ -373,7 +369,6 @@ fn a_reload_or_unload_during_a_capture_ends_it_and_leaves_no_recorder() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     let object = kern_object("tests/capture_chain.elf");
@@ -405,7 +400,6 @@ fn a_chain_too_deep_for_recorders_is_refused_and_nothing_changes() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     let tails: Vec<String> = (1..=17).map(|n| format!("deep:{n}=deep_{n}")).collect();
@@ -434,7 +428,6 @@ fn statswatch_stages_counts_each_stage_and_who_decided_then_takes_its_recorders_
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     bed.load(&pins, &kern_object("tests/capture_chain.elf"), &CHAIN_ARGS)
@@ -485,7 +478,6 @@ fn bench_capture_times_the_chain_with_recorders_against_the_chain_without() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let object = kern_object("tests/capture_chain.elf");
     let mut args = vec!["bench", "-file", object.to_str().unwrap()];
     args.extend(CHAIN_ARGS);
@@ -519,7 +511,6 @@ fn status_stages_samples_one_second_of_the_chain_and_leaves_it_as_it_was() {
     if !testkit::kernel() {
         return;
     }
-    let _serial = testkit::dispatcher_lock();
     let bed = Testbed::new();
     let pins = Bpffs::new();
     bed.load(&pins, &kern_object("tests/capture_chain.elf"), &CHAIN_ARGS)

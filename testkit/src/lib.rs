@@ -16,20 +16,6 @@ use std::{
     },
 };
 
-/// Held by every test of a binary that times programs with BPF_PROG_TEST_RUN
-/// (`xdploader bench`, `trafficgen`) or sends traffic through native XDP
-/// beside them, so that the two never overlap. Issue 24: a test run with
-/// repeat > 1 re-patches the kernel's one XDP dispatcher before and after
-/// itself; XDP traffic entering the dispatcher on another CPU meanwhile
-/// killed a 6.12 guest (`Oops: int3` in bpf_dispatcher_xdp_func, from veth's
-/// NAPI) while the bench and trafficgen tests ran side by side. Not the fix
-/// (the tools must avoid it), a stopgap for the suite.
-pub fn dispatcher_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Returns whether kernel tests may run here. Call it first in every test
 /// that needs root or the kernel: `if !testkit::kernel() { return; }`.
 #[must_use]

@@ -1,0 +1,110 @@
+//! Keeping a program in the kernel's XDP dispatcher while it is test-run.
+//!
+//! Every native and generic XDP program runs through one piece of kernel
+//! code, the XDP dispatcher (`bpf_dispatcher_xdp_func`), whose direct calls
+//! the kernel rewrites with `text_poke` whenever its set of programs changes.
+//! An XDP BPF_PROG_TEST_RUN with repeat > 1 changes it twice per call: it
+//! adds its program before the run and removes it after
+//! (`bpf_prog_change_xdp` in net/bpf/test_run.c). `xdploader bench` makes
+//! hundreds of such calls and `trafficgen` one per 262,144 frames, while XDP
+//! traffic enters the dispatcher on the other CPUs: on Debian's 6.1 and
+//! 6.12 guests that killed the kernel ("Oops: int3" at
+//! `bpf_dispatcher_xdp_func+0xa` in veth's NAPI, then "Kernel panic - not
+//! syncing: Fatal exception in interrupt"; docs/testing.md).
+//!
+//! The kernel adds a program that is already in the dispatcher by counting
+//! one more user (`bpf_dispatcher_add_prog`), with no rewrite. So a
+//! [`DispatcherHold`] attaches the program, in generic mode, to the loopback
+//! of a network namespace of its own for as long as the test runs last: the
+//! loopback is down there and sees no frame, nothing of the user's changes,
+//! and a whole bench or trafficgen run rewrites the dispatcher twice (the
+//! attach and the detach), as any `xdploader load` does, instead of twice
+//! per call.
+
+use std::{
+    fs::File,
+    io,
+    os::fd::{AsFd as _, BorrowedFd, OwnedFd},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatcherError {
+    #[error(
+        "making a network namespace to keep {program} in the XDP dispatcher during its test runs \
+         (unshare CLONE_NEWNET; needs CAP_SYS_ADMIN)"
+    )]
+    Namespace {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "keeping {program} in the XDP dispatcher during its test runs: generic XDP on a private \
+         loopback (BPF_LINK_CREATE)"
+    )]
+    Attach {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("a thread that makes a private network namespace panicked")]
+    Thread,
+}
+
+/// The loopback's ifindex in a new network namespace: always 1.
+const LOOPBACK: u32 = 1;
+/// linux/if_link.h XDP_FLAGS_SKB_MODE: the loopback has no native XDP.
+const SKB_MODE: u32 = 1 << 1;
+
+/// A program kept in the XDP dispatcher until this is dropped.
+#[derive(Debug)]
+pub struct DispatcherHold {
+    // Field order is drop order: the link goes (one dispatcher rewrite)
+    // before the namespace that holds its loopback.
+    _link: OwnedFd,
+    _netns: File,
+}
+
+impl DispatcherHold {
+    /// Attaches `program` (named `name` in errors) to the loopback of a new
+    /// network namespace, in a thread of its own: a namespace is a
+    /// thread's, and the caller's must not change.
+    pub fn new(program: BorrowedFd<'_>, name: &str) -> Result<Self, DispatcherError> {
+        let program = program
+            .try_clone_to_owned()
+            .map_err(|source| DispatcherError::Attach {
+                program: name.to_owned(),
+                source,
+            })?;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|errno| {
+                        DispatcherError::Namespace {
+                            program: name.to_owned(),
+                            source: io::Error::from(errno),
+                        }
+                    })?;
+                    // The namespace lives while this fd is open, after the
+                    // thread has gone.
+                    let netns = File::open("/proc/thread-self/ns/net").map_err(|source| {
+                        DispatcherError::Namespace {
+                            program: name.to_owned(),
+                            source,
+                        }
+                    })?;
+                    let link = crate::sys::xdp_link_create(program.as_fd(), LOOPBACK, SKB_MODE)
+                        .map_err(|source| DispatcherError::Attach {
+                            program: name.to_owned(),
+                            source,
+                        })?;
+                    Ok(Self {
+                        _link: link,
+                        _netns: netns,
+                    })
+                })
+                .join()
+                .map_err(|_| DispatcherError::Thread)?
+        })
+    }
+}
