@@ -3,7 +3,8 @@
 //! carries; in a loaded module (kallsyms names it); or nowhere, with what
 //! provides it where that is known. `inspect` shows it and a refused load
 //! says it, so a user learns whether the kernel has what the object needs
-//! (aya 0.14 still links no kfunc: see [`crate::load::check_linkable`]).
+//! ([`crate::elf::kfunc_link`] links the calls of those in vmlinux, and of
+//! `__weak` ones the kernel lacks).
 
 use std::path::Path;
 
@@ -54,6 +55,31 @@ impl Kfunc {
                     .map(|n| format!(" (needs {n})"))
                     .unwrap_or_default()
             ),
+        }
+    }
+}
+
+impl Kfunc {
+    /// Why a load cannot link it on this kernel, if it cannot
+    /// ([`crate::elf::kfunc_link`] links the others).
+    pub fn unlinkable(&self) -> Option<String> {
+        match &self.place {
+            KfuncPlace::Vmlinux { .. } if self.name.starts_with("bpf_xdp_metadata_") => {
+                Some(format!(
+                    "{}, but XDP RX metadata kfuncs load only into a device-bound program \
+                 (prog_ifindex, BPF_F_XDP_DEV_BOUND_ONLY), which aya 0.14 cannot load",
+                    self.describe()
+                ))
+            }
+            KfuncPlace::Vmlinux { .. } => None,
+            KfuncPlace::Module { .. } => Some(format!(
+                "{}, but a module's kfunc needs the module's BTF in fd_array, which aya 0.14 \
+                 cannot pass",
+                self.describe()
+            )),
+            // Resolved to 0: the bpf_ksym_exists() branch is dead code.
+            KfuncPlace::Missing { .. } if self.weak => None,
+            KfuncPlace::Missing { .. } => Some(self.describe()),
         }
     }
 }

@@ -64,32 +64,33 @@ pub fn size_maps(summary: &mut ObjectSummary, sizes: &[MaxEntries]) -> Result<()
     }
 }
 
-/// Refuses, naming each, the functions the object calls but does not define:
-/// aya 0.14 links neither kfuncs nor externs (it fails on the `.ksyms`
-/// section, or the verifier on a call into nothing).
-pub fn check_linkable(summary: &ObjectSummary) -> Result<(), LoadError> {
-    let names = |kfunc: bool| -> Vec<&str> {
-        summary
-            .externs
-            .iter()
-            .filter(|e| e.kfunc == kfunc)
-            .map(|e| e.name.as_str())
-            .collect()
-    };
-    let (kfuncs, externs) = (names(true), names(false));
-    if !kfuncs.is_empty() {
-        // Where each is on this kernel: what a user checks first.
-        let found: Vec<String> = crate::ksyms::resolve(&summary.externs)
-            .iter()
-            .map(crate::ksyms::Kfunc::describe)
-            .collect();
-        return Err(LoadError::Kfuncs {
-            names: found.join("; "),
-        });
-    }
+/// Refuses, naming each, the functions the object calls but does not define
+/// and this kernel cannot give it: kfuncs (`kfuncs`, as
+/// [`crate::ksyms::resolve`] found them) outside vmlinux or missing and not
+/// `__weak`, and externs some other object was meant to define (aya links
+/// neither). [`crate::elf::kfunc_link::link`] links the others.
+pub fn check_linkable(
+    summary: &ObjectSummary,
+    kfuncs: &[crate::ksyms::Kfunc],
+) -> Result<(), LoadError> {
+    let externs: Vec<&str> = summary
+        .externs
+        .iter()
+        .filter(|e| !e.kfunc)
+        .map(|e| e.name.as_str())
+        .collect();
     if !externs.is_empty() {
         return Err(LoadError::Externs {
             names: externs.join(", "),
+        });
+    }
+    let refused: Vec<String> = kfuncs
+        .iter()
+        .filter_map(crate::ksyms::Kfunc::unlinkable)
+        .collect();
+    if !refused.is_empty() {
+        return Err(LoadError::Kfuncs {
+            names: refused.join("; "),
         });
     }
     Ok(())
@@ -97,7 +98,7 @@ pub fn check_linkable(summary: &ObjectSummary) -> Result<(), LoadError> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("the object calls kfuncs (extern __ksym: {names}), which xdploader cannot link yet (aya 0.14 links none; bpftool prog loadall loads such objects)")]
+    #[error("the object calls kfuncs this kernel cannot give it (extern __ksym: {names}); bpftool prog loadall loads what needs a device binding or a module")]
     Kfuncs { names: String },
     #[error("the object calls functions it does not define ({names}): link the object that defines them in (bpftool gen object, or one clang compile)")]
     Externs { names: String },

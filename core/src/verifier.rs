@@ -239,6 +239,12 @@ const CAUSES: &[Cause] = &[
         fix: "give the loop a constant bound as well (`for (i = 0; i < 64 && i < n; i++)`), use bpf_loop() (5.17+), or split the work across tail calls",
     },
     Cause {
+        // elf::kfunc_link's poison: before the generic "unknown#" below.
+        matches: &["invalid func unknown#2002000000"],
+        cause: "the program calls a __weak kfunc this kernel does not have (inspect lists it as not on this kernel), on a path that does not check for it first",
+        fix: "call it only where `bpf_ksym_exists(the_kfunc)` is true (libbpf's bpf_helpers.h; `#define bpf_ksym_exists(sym) (!!(sym))` with older headers): that branch is dead code on a kernel without it",
+    },
+    Cause {
         // What a kernel says of a helper newer than itself: it has no name for it.
         matches: &["invalid func unknown#"],
         cause: "the program calls a helper this kernel does not have: one added in a newer kernel (its number is in the message, the source line shows the call), e.g. bpf_xdp_get_buff_len (#188, Linux 5.18)",
@@ -332,6 +338,14 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         let mut r = explain(PACKET);
         r.locate(&[place(1, 99, "return data[100] ? XDP_PASS : XDP_DROP;")]);
         assert_eq!(r.place().as_deref(), Some("verifier_reject.c:11"));
+    }
+
+    #[test]
+    fn an_unguarded_call_of_a_missing_weak_kfunc_says_bpf_ksym_exists() {
+        let log = "; bpf_xdploader_made_up(ctx);\n3: (85) call unknown#2002000000\ninvalid func unknown#2002000000\nprocessed 4 insns\n";
+        let r = explain(log);
+        assert!(r.cause.is_some_and(|c| c.contains("__weak kfunc")));
+        assert!(r.fix.is_some_and(|f| f.contains("bpf_ksym_exists")));
     }
 
     #[test]

@@ -451,7 +451,7 @@ fn bpf_load_c_section_names_and_a_tc_program_beside_them() {
 
 #[test]
 #[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
-fn kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
+fn metadata_kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
     if !testkit::kernel() {
         return;
     }
@@ -477,12 +477,21 @@ fn kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
             None => format!("{name}: not on this kernel (needs Linux 6.3+)"),
         }
     };
+    // Found in vmlinux, they are still refused: they need a device binding.
+    let refusal = |name: &str| {
+        let place = place(name);
+        if place.contains("in vmlinux") {
+            format!("{place}, but XDP RX metadata kfuncs load only into a device-bound program (prog_ifindex, BPF_F_XDP_DEV_BOUND_ONLY), which aya 0.14 cannot load")
+        } else {
+            place
+        }
+    };
     assert_eq!(
         out.stderr.trim(),
         format!(
-            "xdploader: the object calls kfuncs (extern __ksym: {}; {}), which xdploader cannot link yet (aya 0.14 links none; bpftool prog loadall loads such objects)",
-            place("bpf_xdp_metadata_rx_hash"),
-            place("bpf_xdp_metadata_rx_timestamp")
+            "xdploader: the object calls kfuncs this kernel cannot give it (extern __ksym: {}; {}); bpftool prog loadall loads what needs a device binding or a module",
+            refusal("bpf_xdp_metadata_rx_hash"),
+            refusal("bpf_xdp_metadata_rx_timestamp")
         )
     );
     assert_eq!(pins.pins(), Vec::<String>::new());
@@ -508,6 +517,76 @@ fn kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
         ),
         other => assert_eq!(other, "missing", "{report:#}"),
     }
+}
+
+/// A vmlinux kfunc's BTF id, as bpftool reads it from the kernel.
+fn vmlinux_kfunc_id(name: &str) -> Option<String> {
+    let btf = testkit::run(
+        None,
+        "bpftool",
+        &["btf", "dump", "file", "/sys/kernel/btf/vmlinux"],
+    );
+    let line = format!("] FUNC '{name}' ");
+    btf.stdout
+        .lines()
+        .find(|l| l.contains(&line))
+        .map(|l| l[1..l.find(']').unwrap()].to_owned())
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn vmlinux_kfuncs_are_linked_and_a_missing_weak_one_is_dead_code() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let elf = kern_object("tests/kfunc_dynptr.elf");
+    let out = bed.load(&pins, &elf, &[]);
+    let Some(from_xdp) = vmlinux_kfunc_id("bpf_dynptr_from_xdp") else {
+        // Before 6.3 (the 6.1 guest): one line naming what the kernel lacks.
+        assert!(!out.ok(), "{out:#?}");
+        assert_eq!(
+            out.stderr.trim(),
+            "xdploader: the object calls kfuncs this kernel cannot give it (extern __ksym: bpf_dynptr_from_xdp: not on this kernel (needs Linux 6.3+ for XDP dynptrs); bpf_dynptr_slice: not on this kernel (needs Linux 6.3+ for XDP dynptrs)); bpftool prog loadall loads what needs a device binding or a module"
+        );
+        assert_eq!(pins.pins(), Vec::<String>::new());
+        assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+        return;
+    };
+    out.success();
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    let (passed, _) = counters(&pins.path().join("stats_map"), "XDP_PASS");
+    assert!(passed >= 3, "{passed} frames passed the dynptr program");
+    // The kernel runs the kfuncs bpftool names by their BTF ids, and the
+    // weak one no kernel has is gone (dead code the verifier dropped).
+    let id = bed.xdp_prog_id(&bed.ns_a, &bed.if_a).unwrap().to_string();
+    let xlated = testkit::run(None, "bpftool", &["prog", "dump", "xlated", "id", &id]);
+    assert!(
+        xlated.success().contains("call bpf_dynptr_from_xdp#"),
+        "{}",
+        xlated.stdout
+    );
+    // Its call was linked to the helper no kernel has (2002000000): dropped.
+    assert!(!xlated.stdout.contains("2002000000"), "{}", xlated.stdout);
+    assert!(
+        xlated.stdout.contains("r1 = 0x0"),
+        "bpf_ksym_exists() reads 0: {}",
+        xlated.stdout
+    );
+    let inspect = testkit::run(
+        None,
+        testkit::bin("xdploader"),
+        &["inspect", "--json", "-file", elf.to_str().unwrap()],
+    );
+    let report: Value = serde_json::from_str(inspect.success()).unwrap();
+    assert!(report.get("problem").is_none(), "{report:#}");
+    let kfuncs = report["kfuncs"].as_array().unwrap();
+    assert_eq!(kfuncs[0]["name"], "bpf_dynptr_from_xdp");
+    assert_eq!(kfuncs[0]["place"]["btf_id"].to_string(), from_xdp);
+    assert_eq!(kfuncs[2]["name"], "bpf_xdploader_made_up");
+    assert_eq!(kfuncs[2]["weak"], true);
+    assert_eq!(kfuncs[2]["place"]["in"], "missing");
 }
 
 #[test]

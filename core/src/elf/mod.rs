@@ -9,6 +9,7 @@
 //! when it loads those same bytes, so the summary never disagrees with the load.
 
 mod compat;
+pub mod kfunc_link;
 mod map_defs;
 mod tail_calls;
 

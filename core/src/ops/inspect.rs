@@ -41,7 +41,8 @@ pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
     let (_, inspected) = read_object(&opts.file)?;
     let mut summary = inspected.summary;
     // What a load would refuse, said before the kernel is asked.
-    let sized = crate::load::check_linkable(&summary)
+    let kfuncs = crate::ksyms::resolve(&summary.externs);
+    let sized = crate::load::check_linkable(&summary, &kfuncs)
         .and_then(|()| crate::load::size_maps(&mut summary, &opts.max_entries));
     let (entry, jump_tables, problem) = match jump_table::plan_chain(&summary, &opts.chain) {
         Ok((entry, tables)) => (
@@ -51,7 +52,6 @@ pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
         ),
         Err(e) => (None, None, Some(crate::error_chain(&e))),
     };
-    let summary_externs = summary.externs.clone();
     Ok(InspectReport {
         file: opts.file.clone(),
         pin_dir: opts.pin_dir.clone(),
@@ -59,6 +59,6 @@ pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {
         entry,
         jump_tables,
         problem,
-        kfuncs: crate::ksyms::resolve(&summary_externs),
+        kfuncs,
     })
 }

@@ -128,10 +128,20 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared, Error> {
         netns_inode: (!here.host).then_some(here.inode),
     };
     let mut summary = inspected.summary;
-    load::check_linkable(&summary)?;
+    let kfuncs = crate::ksyms::resolve(&summary.externs);
+    load::check_linkable(&summary, &kfuncs)?;
     load::size_maps(&mut summary, &opts.max_entries)?;
-    // aya gets the rewritten object when there is one.
+    // aya gets the rewritten object when there is one, its kfunc calls
+    // linked for this kernel.
     let data = inspected.rewritten.unwrap_or(data);
+    let data = if kfuncs.is_empty() {
+        data
+    } else {
+        crate::elf::kfunc_link::link(&data, &kfuncs).map_err(|source| Error::Elf {
+            file: opts.file.display().to_string(),
+            source,
+        })?
+    };
     let (entry, jump_tables) = jump_table::plan_chain(&summary, &opts.chain)?;
     let interfaces = iface::resolve(&opts.interfaces)?;
     let devmap = devmap::plan(&summary, opts.devmap.as_deref(), &interfaces)?;

@@ -1,0 +1,330 @@
+//! Linking an object's kfunc calls for this kernel, as libbpf does
+//! (`bpf_object__resolve_externs`, `bpf_object__relocate_data`), in the
+//! bytes handed to aya, which links none:
+//!
+//! - A call to a kfunc in vmlinux becomes the kernel's encoding of a kfunc
+//!   call: `src_reg` BPF_PSEUDO_KFUNC_CALL, `imm` the function's BTF id,
+//!   `off` 0 (vmlinux's BTF needs no fd_array slot).
+//! - A `__weak` kfunc this kernel lacks: its calls become a call of a helper
+//!   that does not exist (libbpf's "poison"), which the verifier refuses only
+//!   where it is reachable; `bpf_ksym_exists()` (a 64-bit load of the
+//!   kfunc's address) reads 0 for it and 1 for a kfunc that is there, so the
+//!   guarded call is dead code the verifier never walks.
+//! - The BTF that clang writes for them would be refused, by aya (a `.ksyms`
+//!   DATASEC of no size) or by the kernel (functions of `extern` linkage):
+//!   the DATASEC becomes an anonymous struct with a member per kfunc, each
+//!   extern function a typedef of its prototype. Both keep their size in
+//!   bytes and their type ids, so nothing else in the BTF moves.
+//!
+//! The relocations against the kfunc symbols stay: aya skips relocations
+//! whose symbol is in no section, and it relocates calls only where
+//! `src_reg` says BPF_PSEUDO_CALL.
+
+use object::{
+    read::elf::ElfFile64, Endianness, Object as _, ObjectSection as _, ObjectSymbol as _,
+    RelocationTarget,
+};
+
+use super::ElfError;
+use crate::ksyms::{Kfunc, KfuncPlace};
+
+/// linux/bpf.h
+const BPF_CALL_INSN: u8 = 0x85; // BPF_JMP | BPF_CALL
+const BPF_LD_IMM64: u8 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
+const BPF_PSEUDO_KFUNC_CALL: u8 = 2;
+/// The helper id libbpf calls a missing weak kfunc with: no helper has it,
+/// and the verifier's "invalid func unknown#2002000000" says which.
+pub const POISONED_KFUNC_CALL: i32 = 2_002_000_000;
+
+/// BTF kinds (linux/btf.h).
+const KIND_STRUCT: u32 = 4;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_FUNC: u32 = 12;
+const KIND_DATASEC: u32 = 15;
+const KIND_INT: u32 = 1;
+const FUNC_EXTERN: u32 = 2;
+
+fn malformed(reason: impl std::fmt::Display) -> ElfError {
+    ElfError::Malformed {
+        reason: reason.to_string(),
+    }
+}
+
+/// `data` with every call of `kfuncs` linked (each resolved on this kernel:
+/// in vmlinux, or missing and `__weak`; the loader refuses the others
+/// before it gets here).
+pub fn link(data: &[u8], kfuncs: &[Kfunc]) -> Result<Vec<u8>, ElfError> {
+    let elf = ElfFile64::<Endianness>::parse(data).map_err(malformed)?;
+    if elf.endian() != Endianness::Little {
+        return Err(malformed(
+            "kfunc calls are linked in little-endian objects only",
+        ));
+    }
+    let mut out = data.to_vec();
+    for section in elf.sections() {
+        if section.kind() != object::SectionKind::Text {
+            continue;
+        }
+        let Some((start, size)) = section.file_range() else {
+            continue;
+        };
+        for (offset, relocation) in section.relocations() {
+            let RelocationTarget::Symbol(index) = relocation.target() else {
+                continue;
+            };
+            let Some(name) = elf
+                .symbol_by_index(index)
+                .ok()
+                .and_then(|s| s.name().ok().map(str::to_owned))
+            else {
+                continue;
+            };
+            let Some(kfunc) = kfuncs.iter().find(|k| k.name == name) else {
+                continue;
+            };
+            if offset + 8 > size {
+                return Err(malformed(format!(
+                    "a relocation of {name} past its section"
+                )));
+            }
+            let at = (start + offset) as usize;
+            patch(&mut out, at, kfunc)?;
+        }
+    }
+    btf_without_extern_functions(&mut out, &elf)?;
+    Ok(out)
+}
+
+/// The instruction at `at` that refers to `kfunc`.
+fn patch(out: &mut [u8], at: usize, kfunc: &Kfunc) -> Result<(), ElfError> {
+    let wide = out.get(at) == Some(&BPF_LD_IMM64);
+    let insn = out
+        .get_mut(at..at + if wide { 16 } else { 8 })
+        .ok_or_else(|| malformed(format!("{}: an instruction past the end", kfunc.name)))?;
+    let present = match kfunc.place {
+        KfuncPlace::Vmlinux { btf_id } => Some(btf_id),
+        _ => None,
+    };
+    let set_imm = |insn: &mut [u8], imm: i32| insn[4..8].copy_from_slice(&imm.to_le_bytes());
+    match insn[0] {
+        BPF_CALL_INSN => {
+            // regs: dst in the low nibble, src in the high one (little-endian).
+            let dst = insn[1] & 0x0f;
+            insn[2..4].fill(0);
+            match present {
+                Some(btf_id) => {
+                    insn[1] = dst | (BPF_PSEUDO_KFUNC_CALL << 4);
+                    set_imm(insn, btf_id as i32);
+                }
+                None => {
+                    insn[1] = dst;
+                    set_imm(insn, POISONED_KFUNC_CALL);
+                }
+            }
+        }
+        BPF_LD_IMM64 => {
+            // bpf_ksym_exists(): only whether it is there is read.
+            let dst = insn[1] & 0x0f;
+            insn[1] = dst;
+            set_imm(insn, i32::from(present.is_some()));
+            set_imm(&mut insn[8..], 0);
+        }
+        code => {
+            return Err(malformed(format!(
+                "{} is used by an instruction (opcode {code:#04x}) that is neither a call nor a 64-bit load",
+                kfunc.name
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// The BTF types, each as (kind, byte offset in the type section).
+fn btf_types(types: &[u8]) -> Result<Vec<(u32, usize)>, ElfError> {
+    let u32_at = |at: usize| {
+        types
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| malformed(".BTF: a type past the end of its section"))
+    };
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < types.len() {
+        let info = u32_at(at + 4)?;
+        let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
+        // After the 12-byte common header, what each kind carries.
+        let extra = match kind {
+            1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
+            3 => 12,                      // ARRAY
+            4 | 5 | 15 | 19 => 12 * vlen, // STRUCT, UNION, DATASEC, ENUM64
+            6 | 13 => 8 * vlen,           // ENUM, FUNC_PROTO
+            2 | 7..=12 | 16 | 18 => 0,
+            other => return Err(malformed(format!(".BTF: unknown type kind {other}"))),
+        };
+        found.push((kind, at));
+        at += 12 + extra;
+    }
+    Ok(found)
+}
+
+/// See the module's comment: the `.ksyms` DATASEC and the extern functions
+/// rewritten in place.
+fn btf_without_extern_functions(
+    out: &mut [u8],
+    elf: &ElfFile64<'_, Endianness>,
+) -> Result<(), ElfError> {
+    let Some(section) = elf.section_by_name(".BTF") else {
+        return Ok(());
+    };
+    let (start, size) = section
+        .file_range()
+        .ok_or_else(|| malformed(".BTF: no data"))?;
+    let btf = out
+        .get_mut(start as usize..(start + size) as usize)
+        .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
+    let field = |btf: &[u8], at: usize| {
+        btf.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| malformed(".BTF: truncated header"))
+    };
+    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len, type_off, type_len, str_off, str_len; }
+    let (hdr_len, type_off, type_len) = (field(btf, 4)?, field(btf, 8)?, field(btf, 12)?);
+    let (str_off, str_len) = (field(btf, 16)?, field(btf, 20)?);
+    let strings = btf
+        .get(hdr_len + str_off..hdr_len + str_off + str_len)
+        .ok_or_else(|| malformed(".BTF: string section past its end"))?
+        .to_vec();
+    let name = |offset: usize| -> &[u8] {
+        let s = strings.get(offset..).unwrap_or_default();
+        &s[..s.iter().position(|b| *b == 0).unwrap_or(s.len())]
+    };
+    let types = btf
+        .get_mut(hdr_len + type_off..hdr_len + type_off + type_len)
+        .ok_or_else(|| malformed(".BTF: type section past its end"))?;
+    let index = btf_types(types)?;
+    let u32_at = |types: &[u8], at: usize| {
+        u32::from_le_bytes(types[at..at + 4].try_into().unwrap_or([0; 4]))
+    };
+    let put =
+        |types: &mut [u8], at: usize, v: u32| types[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    // Type ids start at 1; the members' type: an int of 4 bytes.
+    let int = index
+        .iter()
+        .position(|(kind, at)| *kind == KIND_INT && u32_at(types, at + 8) == 4)
+        .map(|i| i as u32 + 1);
+    for &(kind, at) in &index {
+        let info = u32_at(types, at + 4);
+        if kind == KIND_FUNC && info & 0xffff == FUNC_EXTERN {
+            put(types, at + 4, KIND_TYPEDEF << 24);
+        } else if kind == KIND_DATASEC && name(u32_at(types, at) as usize) == b".ksyms" {
+            let vlen = info & 0xffff;
+            let int = int.ok_or_else(|| malformed(".BTF: no 4-byte int for the .ksyms members"))?;
+            put(types, at, 0);
+            put(types, at + 4, (KIND_STRUCT << 24) | vlen);
+            put(types, at + 8, 4 * vlen);
+            for i in 0..vlen as usize {
+                // { type, offset, size } becomes { name_off, type, bit offset }.
+                let entry = at + 12 + 12 * i;
+                let referred = u32_at(types, entry) as usize;
+                let member_name = referred
+                    .checked_sub(1)
+                    .and_then(|i| index.get(i))
+                    .map_or(0, |&(_, at)| u32_at(types, at));
+                put(types, entry, member_name);
+                put(types, entry + 4, int);
+                put(types, entry + 8, 32 * i as u32);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The instructions of `data` that the relocations of `symbol` point at.
+    fn insns_of(data: &[u8], symbol: &str) -> Vec<[u8; 16]> {
+        let elf = ElfFile64::<Endianness>::parse(data).unwrap();
+        let mut found = Vec::new();
+        for section in elf.sections() {
+            let Some((start, _)) = section.file_range() else {
+                continue;
+            };
+            // Code only: the debug sections refer to the symbols too.
+            if section.kind() != object::SectionKind::Text {
+                continue;
+            }
+            for (offset, relocation) in section.relocations() {
+                let RelocationTarget::Symbol(index) = relocation.target() else {
+                    continue;
+                };
+                if elf.symbol_by_index(index).unwrap().name().unwrap() == symbol {
+                    let at = (start + offset) as usize;
+                    found.push(data[at..at + 16].try_into().unwrap());
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn calls_get_the_kfunc_encoding_and_a_missing_weak_one_is_poisoned_and_reads_0() {
+        let data = std::fs::read(testkit::kern_object("tests/kfunc_dynptr.elf")).unwrap();
+        let kfunc = |name: &str, weak, place| Kfunc {
+            name: name.into(),
+            weak,
+            place,
+        };
+        let linked = link(
+            &data,
+            &[
+                kfunc(
+                    "bpf_dynptr_from_xdp",
+                    false,
+                    KfuncPlace::Vmlinux { btf_id: 70001 },
+                ),
+                kfunc(
+                    "bpf_dynptr_slice",
+                    false,
+                    KfuncPlace::Vmlinux { btf_id: 70002 },
+                ),
+                kfunc(
+                    "bpf_xdploader_made_up",
+                    true,
+                    KfuncPlace::Missing { needs: None },
+                ),
+            ],
+        )
+        .unwrap();
+        for (name, id) in [("bpf_dynptr_from_xdp", 70001), ("bpf_dynptr_slice", 70002)] {
+            let calls = insns_of(&linked, name);
+            assert_eq!(calls.len(), 1, "{name}");
+            assert_eq!(calls[0][0], BPF_CALL_INSN);
+            assert_eq!(calls[0][1] >> 4, BPF_PSEUDO_KFUNC_CALL);
+            assert_eq!(i32::from_le_bytes(calls[0][4..8].try_into().unwrap()), id);
+        }
+        // bpf_ksym_exists() (a 64-bit load) reads 0; the call is poisoned.
+        let weak = insns_of(&linked, "bpf_xdploader_made_up");
+        let load = weak.iter().find(|i| i[0] == BPF_LD_IMM64).unwrap();
+        assert_eq!(
+            (load[1] >> 4, &load[4..8], &load[12..16]),
+            (0, &[0u8; 4][..], &[0u8; 4][..])
+        );
+        let call = weak.iter().find(|i| i[0] == BPF_CALL_INSN).unwrap();
+        assert_eq!(call[1] >> 4, 0);
+        assert_eq!(
+            i32::from_le_bytes(call[4..8].try_into().unwrap()),
+            POISONED_KFUNC_CALL
+        );
+        // aya's BTF fixups (what refused the .ksyms DATASEC) take it now,
+        // with every BTF feature of a recent kernel, and without them.
+        for all in [true, false] {
+            let features = aya_obj::btf::BtfFeatures::new(all, all, all, all, all, all, all, all);
+            let mut object = aya_obj::Object::parse(&linked).unwrap();
+            assert!(object.fixup_and_sanitize_btf(&features).is_ok());
+            let mut unlinked = aya_obj::Object::parse(&data).unwrap();
+            assert!(unlinked.fixup_and_sanitize_btf(&features).is_err() || !all);
+        }
+    }
+}
