@@ -108,3 +108,59 @@ impl DispatcherHold {
         })
     }
 }
+
+/// Where the rewrites that remain (any attach, detach or reload on the
+/// machine) are known to crash: a QEMU guest without KVM (TCG) with more
+/// than one CPU. Under QEMU 7.2's multi-threaded TCG (its default for an
+/// x86 guest on an x86 host) a vCPU ran the int3 of a dispatcher rewrite
+/// that another vCPU had already finished, while XDP traffic went through
+/// it: Debian's 6.1 and 6.12 guests died; with the vCPUs on one host thread
+/// (`-accel tcg,thread=single`) the same loop ran clean (docs/testing.md).
+/// Inside the guest nothing tells the two apart, so this names the risk.
+pub fn emulation_risk() -> Option<String> {
+    let vendor = std::fs::read_to_string("/sys/class/dmi/id/sys_vendor").unwrap_or_default();
+    let cpus = aya::util::online_cpus().map_or(1, |c| c.len());
+    is_tcg(vendor.trim(), hypervisor_signature()).then_some(())?;
+    (cpus > 1).then(|| {
+        format!(
+            "this machine is a QEMU guest without KVM (TCG) with {cpus} CPUs: where QEMU runs them on \
+             several threads (its default), attaching or replacing an XDP program while XDP traffic \
+             flows has crashed Debian 6.1 and 6.12 guests (Oops: int3 in bpf_dispatcher_xdp_func); \
+             give the guest KVM, or start it with -accel tcg,thread=single"
+        )
+    })
+}
+
+/// QEMU without KVM: QEMU's DMI vendor and no KVM CPUID signature.
+fn is_tcg(sys_vendor: &str, signature: [u8; 12]) -> bool {
+    sys_vendor == "QEMU" && &signature != b"KVMKVMKVM\0\0\0"
+}
+
+/// CPUID leaf 0x40000000's hypervisor signature (EBX, ECX, EDX).
+fn hypervisor_signature() -> [u8; 12] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let leaf = std::arch::x86_64::__cpuid(0x4000_0000);
+        let mut signature = [0u8; 12];
+        for (i, reg) in [leaf.ebx, leaf.ecx, leaf.edx].into_iter().enumerate() {
+            signature[4 * i..4 * i + 4].copy_from_slice(&reg.to_le_bytes());
+        }
+        signature
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    [0u8; 12]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_qemu_without_the_kvm_signature_is_tcg() {
+        assert!(is_tcg("QEMU", [0; 12]));
+        assert!(is_tcg("QEMU", *b"TCGTCGTCGTCG"));
+        assert!(!is_tcg("QEMU", *b"KVMKVMKVM\0\0\0"));
+        assert!(!is_tcg("Dell Inc.", [0; 12]));
+        assert!(!is_tcg("", [0; 12]));
+    }
+}

@@ -302,3 +302,44 @@ fn without_interfaces_doctor_checks_every_one_running_xdp_or_shows_its_own_usage
         .collect();
     assert!(checked.contains(&bed.if_a.as_str()), "{report}");
 }
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_qemu_guest_without_kvm_and_with_several_cpus_is_named_and_no_other_machine_is() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let (_, report) = doctor(&bed, &pins.arg(), &[]);
+    // Told apart here by another sign than doctor's (DMI and CPUID): the
+    // CPU model QEMU's TCG gives its guests (`-cpu max`, as the suite's).
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let tcg = cpuinfo.contains("QEMU TCG CPU");
+    let named = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "emulated-cpus");
+    match named {
+        Some(f) => {
+            assert!(
+                tcg && cpus > 1,
+                "named on a machine that is not TCG with CPUs: {f}"
+            );
+            assert_eq!(f["severity"], "info");
+            assert!(
+                f["message"].as_str().unwrap().contains("thread=single"),
+                "{f}"
+            );
+        }
+        None => assert!(
+            !(tcg && cpus > 1),
+            "a TCG guest with {cpus} CPUs not named: {report}"
+        ),
+    }
+}

@@ -133,6 +133,13 @@ pub fn run(opts: &DoctorOptions) -> Result<DoctorReport, Error> {
         findings.push(finding);
     }
 
+    // The machine itself (issue 24): an emulator known to crash under
+    // dispatcher rewrites. Info: inside the guest nothing says whether
+    // QEMU runs the vCPUs on one thread (safe) or several.
+    if let Some(risk) = crate::dispatcher::emulation_risk() {
+        findings.push(Finding::new(None, "emulated-cpus", Severity::Info, risk));
+    }
+
     let link_programs = xdp_link_programs();
     for iface in &interfaces {
         let link = netdev::link(iface.ifindex)?;
