@@ -33,12 +33,6 @@ pub enum BenchError {
     Frame(String),
     #[error(transparent)]
     Dispatcher(#[from] crate::dispatcher::DispatcherError),
-    #[error("{program} is not loaded")]
-    NotLoaded {
-        program: String,
-        #[source]
-        source: aya::programs::ProgramError,
-    },
 }
 
 /// The built-in frames' kinds.
@@ -311,19 +305,10 @@ pub fn measure(
     let (program, name) = program;
     // Both stay in the XDP dispatcher until the last batch, so the batches
     // (repeat > 1) do not rewrite it under live XDP traffic (issue 24).
-    let _holds = [(program, name), (floor, "the XDP_PASS floor")]
-        .into_iter()
-        .map(|(p, n)| {
-            let fd = p.fd().map_err(|source| BenchError::NotLoaded {
-                program: n.to_owned(),
-                source,
-            })?;
-            Ok(crate::dispatcher::DispatcherHold::new(
-                std::os::fd::AsFd::as_fd(fd),
-                n,
-            )?)
-        })
-        .collect::<Result<Vec<_>, BenchError>>()?;
+    let _holds = (
+        crate::dispatcher::DispatcherHold::new(program, name)?,
+        crate::dispatcher::DispatcherHold::new(floor, "the XDP_PASS floor")?,
+    );
     let mut results = Vec::new();
     for (label, data) in frames {
         let new_histogram = || {

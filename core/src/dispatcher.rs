@@ -24,7 +24,7 @@
 use std::{
     fs::File,
     io,
-    os::fd::{AsFd as _, BorrowedFd, OwnedFd},
+    os::fd::{AsFd as _, OwnedFd},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,12 @@ pub enum DispatcherError {
         program: String,
         #[source]
         source: io::Error,
+    },
+    #[error("{program} is not loaded")]
+    NotLoaded {
+        program: String,
+        #[source]
+        source: aya::programs::ProgramError,
     },
     #[error("a thread that makes a private network namespace panicked")]
     Thread,
@@ -69,13 +75,14 @@ impl DispatcherHold {
     /// Attaches `program` (named `name` in errors) to the loopback of a new
     /// network namespace, in a thread of its own: a namespace is a
     /// thread's, and the caller's must not change.
-    pub fn new(program: BorrowedFd<'_>, name: &str) -> Result<Self, DispatcherError> {
+    pub fn new(program: &aya::programs::Xdp, name: &str) -> Result<Self, DispatcherError> {
         let program = program
-            .try_clone_to_owned()
-            .map_err(|source| DispatcherError::Attach {
+            .fd()
+            .map_err(|source| DispatcherError::NotLoaded {
                 program: name.to_owned(),
                 source,
-            })?;
+            })?
+            .as_fd();
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -93,11 +100,12 @@ impl DispatcherHold {
                             source,
                         }
                     })?;
-                    let link = crate::sys::xdp_link_create(program.as_fd(), LOOPBACK, SKB_MODE)
-                        .map_err(|source| DispatcherError::Attach {
+                    let link = crate::sys::xdp_link_create(program, LOOPBACK, SKB_MODE).map_err(
+                        |source| DispatcherError::Attach {
                             program: name.to_owned(),
                             source,
-                        })?;
+                        },
+                    )?;
                     Ok(Self {
                         _link: link,
                         _netns: netns,
@@ -119,8 +127,10 @@ impl DispatcherHold {
 /// Inside the guest nothing tells the two apart, so this names the risk.
 pub fn emulation_risk() -> Option<String> {
     let vendor = std::fs::read_to_string("/sys/class/dmi/id/sys_vendor").unwrap_or_default();
+    if !is_tcg(vendor.trim(), hypervisor_signature()) {
+        return None;
+    }
     let cpus = aya::util::online_cpus().map_or(1, |c| c.len());
-    is_tcg(vendor.trim(), hypervisor_signature()).then_some(())?;
     (cpus > 1).then(|| {
         format!(
             "this machine is a QEMU guest without KVM (TCG) with {cpus} CPUs: where QEMU runs them on \

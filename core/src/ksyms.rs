@@ -57,9 +57,7 @@ impl Kfunc {
             ),
         }
     }
-}
 
-impl Kfunc {
     /// Why a load cannot link it on this kernel, if it cannot
     /// ([`crate::elf::kfunc_link`] links the others).
     pub fn unlinkable(&self) -> Option<String> {

@@ -88,11 +88,7 @@ pub fn send(traffic: &Traffic) -> Result<Sent, TrafficgenError> {
     // In the XDP dispatcher for the whole run: each call (repeat > 1) would
     // otherwise rewrite it twice while the frames it sends run through it
     // on the peer's CPU (issue 24; see crate::dispatcher).
-    let fd = program.fd().map_err(|source| TrafficgenError::Send {
-        ifindex: traffic.ifindex,
-        source,
-    })?;
-    let _hold = crate::dispatcher::DispatcherHold::new(std::os::fd::AsFd::as_fd(fd), PROGRAM)?;
+    let _hold = crate::dispatcher::DispatcherHold::new(program, PROGRAM)?;
     let start = Instant::now();
     let deadline = start + traffic.duration;
     let netns = std::fs::File::open("/proc/thread-self/ns/net").ok();

@@ -32,7 +32,7 @@ use object::{
     Endian as _, Endianness, Object as _, ObjectSection as _,
 };
 
-use super::ElfError;
+use super::{malformed, ElfError};
 
 /// What must change for aya.
 #[derive(Debug, Default)]
@@ -177,24 +177,17 @@ fn rename_sections(
 /// Renames every BTF string "values" to "_alues" (same length, still a valid
 /// identifier): aya then skips the member as unknown.
 fn hide_btf_values(out: &mut [u8], elf: &ElfFile64<'_, Endianness>) -> Result<(), ElfError> {
-    let malformed = |reason: &str| ElfError::Malformed {
-        reason: format!(".BTF: {reason}"),
-    };
     let section = elf
         .section_by_name(".BTF")
-        .ok_or_else(|| malformed("missing"))?;
-    let (start, size) = section.file_range().ok_or_else(|| malformed("no data"))?;
+        .ok_or_else(|| malformed(".BTF: missing"))?;
+    let (start, size) = section
+        .file_range()
+        .ok_or_else(|| malformed(".BTF: no data"))?;
     let btf = out
         .get_mut(start as usize..(start + size) as usize)
-        .ok_or_else(|| malformed("past the end of the file"))?;
-    let field = |at| super::map_defs::u32_at(btf, at, elf.endian()).map(|v| v as usize);
-    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len, type_off, type_len, str_off, str_len; }
-    let (Some(hdr_len), Some(str_off), Some(str_len)) = (field(4), field(16), field(20)) else {
-        return Err(malformed("truncated header"));
-    };
-    let strings = btf
-        .get_mut(hdr_len + str_off..hdr_len + str_off + str_len)
-        .ok_or_else(|| malformed("string section past its end"))?;
+        .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
+    let (_, strings) = super::btf_layout(btf, elf.endian())?;
+    let strings = &mut btf[strings];
     let mut at = 0;
     while let Some(end) = strings[at..].iter().position(|b| *b == 0).map(|p| at + p) {
         if &strings[at..end] == b"values" {
@@ -249,12 +242,6 @@ fn merge_groups(
         }
     }
     groups
-}
-
-fn malformed(reason: impl std::fmt::Display) -> ElfError {
-    ElfError::Malformed {
-        reason: reason.to_string(),
-    }
 }
 
 /// The section headers of `out` (the copy being rewritten), mutable.

@@ -25,7 +25,7 @@ use object::{
     RelocationTarget,
 };
 
-use super::ElfError;
+use super::{malformed, map_defs::u32_at, ElfError};
 use crate::ksyms::{Kfunc, KfuncPlace};
 
 /// linux/bpf.h
@@ -43,12 +43,6 @@ const KIND_FUNC: u32 = 12;
 const KIND_DATASEC: u32 = 15;
 const KIND_INT: u32 = 1;
 const FUNC_EXTERN: u32 = 2;
-
-fn malformed(reason: impl std::fmt::Display) -> ElfError {
-    ElfError::Malformed {
-        reason: reason.to_string(),
-    }
-}
 
 /// `data` with every call of `kfuncs` linked (each resolved on this kernel:
 /// in vmlinux, or missing and `__weak`; the loader refuses the others
@@ -141,16 +135,11 @@ fn patch(out: &mut [u8], at: usize, kfunc: &Kfunc) -> Result<(), ElfError> {
 
 /// The BTF types, each as (kind, byte offset in the type section).
 fn btf_types(types: &[u8]) -> Result<Vec<(u32, usize)>, ElfError> {
-    let u32_at = |at: usize| {
-        types
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or_else(|| malformed(".BTF: a type past the end of its section"))
-    };
     let mut found = Vec::new();
     let mut at = 0;
     while at < types.len() {
-        let info = u32_at(at + 4)?;
+        let info = u32_at(types, at + 4, Endianness::Little)
+            .ok_or_else(|| malformed(".BTF: a type past the end of its section"))?;
         let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
         // After the 12-byte common header, what each kind carries.
         let extra = match kind {
@@ -163,6 +152,9 @@ fn btf_types(types: &[u8]) -> Result<Vec<(u32, usize)>, ElfError> {
         };
         found.push((kind, at));
         at += 12 + extra;
+    }
+    if at > types.len() {
+        return Err(malformed(".BTF: a type past the end of its section"));
     }
     Ok(found)
 }
@@ -182,41 +174,28 @@ fn btf_without_extern_functions(
     let btf = out
         .get_mut(start as usize..(start + size) as usize)
         .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
-    let field = |btf: &[u8], at: usize| {
-        btf.get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(|| malformed(".BTF: truncated header"))
-    };
-    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len, type_off, type_len, str_off, str_len; }
-    let (hdr_len, type_off, type_len) = (field(btf, 4)?, field(btf, 8)?, field(btf, 12)?);
-    let (str_off, str_len) = (field(btf, 16)?, field(btf, 20)?);
-    let strings = btf
-        .get(hdr_len + str_off..hdr_len + str_off + str_len)
-        .ok_or_else(|| malformed(".BTF: string section past its end"))?
-        .to_vec();
-    let name = |offset: usize| -> &[u8] {
-        let s = strings.get(offset..).unwrap_or_default();
+    let (types, strings) = super::btf_layout(btf, Endianness::Little)?;
+    let strings = btf[strings].to_vec();
+    let types = &mut btf[types];
+    let name = |offset: u32| -> &[u8] {
+        let s = strings.get(offset as usize..).unwrap_or_default();
         &s[..s.iter().position(|b| *b == 0).unwrap_or(s.len())]
     };
-    let types = btf
-        .get_mut(hdr_len + type_off..hdr_len + type_off + type_len)
-        .ok_or_else(|| malformed(".BTF: type section past its end"))?;
     let index = btf_types(types)?;
-    let u32_at = |types: &[u8], at: usize| {
-        u32::from_le_bytes(types[at..at + 4].try_into().unwrap_or([0; 4]))
-    };
+    // In bounds: btf_types walked every type's header and trailing data.
+    let get = |types: &[u8], at: usize| u32_at(types, at, Endianness::Little).unwrap_or(0);
     let put =
         |types: &mut [u8], at: usize, v: u32| types[at..at + 4].copy_from_slice(&v.to_le_bytes());
     // Type ids start at 1; the members' type: an int of 4 bytes.
     let int = index
         .iter()
-        .position(|(kind, at)| *kind == KIND_INT && u32_at(types, at + 8) == 4)
+        .position(|(kind, at)| *kind == KIND_INT && get(types, at + 8) == 4)
         .map(|i| i as u32 + 1);
     for &(kind, at) in &index {
-        let info = u32_at(types, at + 4);
+        let info = get(types, at + 4);
         if kind == KIND_FUNC && info & 0xffff == FUNC_EXTERN {
             put(types, at + 4, KIND_TYPEDEF << 24);
-        } else if kind == KIND_DATASEC && name(u32_at(types, at) as usize) == b".ksyms" {
+        } else if kind == KIND_DATASEC && name(get(types, at)) == b".ksyms" {
             let vlen = info & 0xffff;
             let int = int.ok_or_else(|| malformed(".BTF: no 4-byte int for the .ksyms members"))?;
             put(types, at, 0);
@@ -225,11 +204,11 @@ fn btf_without_extern_functions(
             for i in 0..vlen as usize {
                 // { type, offset, size } becomes { name_off, type, bit offset }.
                 let entry = at + 12 + 12 * i;
-                let referred = u32_at(types, entry) as usize;
+                let referred = get(types, entry) as usize;
                 let member_name = referred
                     .checked_sub(1)
                     .and_then(|i| index.get(i))
-                    .map_or(0, |&(_, at)| u32_at(types, at));
+                    .map_or(0, |&(_, at)| get(types, at));
                 put(types, entry, member_name);
                 put(types, entry + 4, int);
                 put(types, entry + 8, 32 * i as u32);

@@ -645,6 +645,38 @@ fn source_places(strings: &[u8], function: &aya_obj::Function) -> Vec<SourcePlac
         .collect()
 }
 
+/// An [`ElfError::Malformed`] saying `reason`: what the rewriters
+/// ([`compat`], [`kfunc_link`]) say of bytes they cannot follow.
+fn malformed(reason: impl std::fmt::Display) -> ElfError {
+    ElfError::Malformed {
+        reason: reason.to_string(),
+    }
+}
+
+/// Where a `.BTF` section's types and strings are, as ranges of `btf`:
+/// `struct btf_header { u16 magic; u8 version, flags; u32 hdr_len,
+/// type_off, type_len, str_off, str_len; }`, the offsets after the header.
+fn btf_layout(
+    btf: &[u8],
+    endian: Endianness,
+) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>), ElfError> {
+    let field = |at| {
+        map_defs::u32_at(btf, at, endian)
+            .map(|v| v as usize)
+            .ok_or_else(|| malformed(".BTF: truncated header"))
+    };
+    let hdr_len = field(4)?;
+    let types = hdr_len + field(8)?..hdr_len + field(8)? + field(12)?;
+    let strings = hdr_len + field(16)?..hdr_len + field(16)? + field(20)?;
+    if types.end > btf.len() {
+        return Err(malformed(".BTF: type section past its end"));
+    }
+    if strings.end > btf.len() {
+        return Err(malformed(".BTF: string section past its end"));
+    }
+    Ok((types, strings))
+}
+
 pub(crate) fn shown(name: &str) -> String {
     name.chars()
         .flat_map(|c| {
