@@ -15,8 +15,6 @@
 
 mod common;
 
-use std::os::fd::AsFd as _;
-
 use aya::programs::{TestRun as _, TestRunOptions, Xdp};
 use xdp_core::dispatcher::DispatcherHold;
 
@@ -88,8 +86,7 @@ fn a_held_program_is_test_run_without_rewriting_the_dispatcher_and_the_hold_leav
          rewrites the dispatcher around a run (or no longer waits after it)"
     );
 
-    let hold =
-        DispatcherHold::new(program.fd().unwrap().as_fd(), "xdp_bench_pass").expect("a hold");
+    let hold = DispatcherHold::new(program, "xdp_bench_pass").expect("a hold");
     let links = xdp_links(prog_id);
     assert_eq!(links.len(), 1, "one XDP link holds the program: {links:?}");
     let host_lo = std::process::Command::new("ip")

@@ -7,12 +7,12 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
-use testkit::{bin, kern_object, run, Bpffs, Testbed};
+use testkit::{bin, kern_object, run, wait_exit, Bpffs, Testbed};
 
 /// The 3-stage fixture, its entry and slots named.
 const CHAIN_ARGS: [&str; 8] = [
@@ -66,21 +66,6 @@ fn wait_ready(bed: &Testbed, pins: &Bpffs, child: &mut Child) {
         assert!(Instant::now() < deadline, "capture not ready in 60 s");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn wait_exit(mut child: Child) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "capture did not end in 60 s: {:?}",
-                child.wait_with_output()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// The entry's program id and every slot of its prog arrays, by id.
@@ -154,7 +139,7 @@ fn every_stage_of_a_three_stage_chain_is_in_the_pcapng_with_the_verdict_and_who_
     wait_ready(&bed, &pins, &mut capture);
     // Sequence 1..4: the judge drops the odd ones.
     assert_eq!(bed.ping_a_from_b(4, 56), 2);
-    let out = wait_exit(capture);
+    let out = wait_exit(capture, "capture");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -211,7 +196,7 @@ fn a_declarative_chain_with_two_prog_arrays_is_followed_into_both_as_json() {
     let mut capture = spawn_capture(&bed, &pins, &["--json", "--count", "2"]);
     wait_ready(&bed, &pins, &mut capture);
     assert_eq!(bed.ping_a_from_b(2, 56), 2);
-    let out = wait_exit(capture);
+    let out = wait_exit(capture, "capture");
     assert!(out.status.success(), "{out:?}");
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -283,7 +268,7 @@ fn captures_started_and_stopped_during_a_ping_flood_lose_no_frame_and_put_every_
                 file.to_str().unwrap(),
             ],
         );
-        let out = wait_exit(capture);
+        let out = wait_exit(capture, "capture");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success() && stderr.contains("xdp_skeleton back on the link"),
@@ -376,7 +361,7 @@ fn a_reload_or_unload_during_a_capture_ends_it_and_leaves_no_recorder() {
     let mut capture = spawn_capture(&bed, &pins, &["--duration", "60"]);
     wait_ready(&bed, &pins, &mut capture);
     bed.load(&pins, &object, &CHAIN_ARGS).success();
-    let out = wait_exit(capture);
+    let out = wait_exit(capture, "capture");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stderr.contains("was replaced or detached"),
@@ -388,7 +373,7 @@ fn a_reload_or_unload_during_a_capture_ends_it_and_leaves_no_recorder() {
     let mut capture = spawn_capture(&bed, &pins, &["--duration", "60"]);
     wait_ready(&bed, &pins, &mut capture);
     bed.xdploader(&pins, &["unload", "-i", &bed.if_a]).success();
-    let out = wait_exit(capture);
+    let out = wait_exit(capture, "capture");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
     assert!(pins.pins().is_empty(), "{:?}", pins.pins());
@@ -453,7 +438,7 @@ fn statswatch_stages_counts_each_stage_and_who_decided_then_takes_its_recorders_
         .unwrap();
     wait_ready(&bed, &pins, &mut watch);
     assert_eq!(bed.ping_a_from_b(6, 56), 3);
-    let out = wait_exit(watch);
+    let out = wait_exit(watch, "statswatch --stages");
     assert!(out.status.success(), "{out:?}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["frames"], 6, "{report:#}");

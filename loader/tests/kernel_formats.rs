@@ -462,20 +462,10 @@ fn metadata_kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
     assert!(!out.ok());
     // Where each kfunc is on this kernel: vmlinux's BTF id (the one bpftool
     // shows), or missing on a kernel before 6.3 (the 6.1 guest).
-    let btf = testkit::run(
-        None,
-        "bpftool",
-        &["btf", "dump", "file", "/sys/kernel/btf/vmlinux"],
-    );
-    let place = |name: &str| {
-        let line = format!("] FUNC '{name}' ");
-        match btf.stdout.lines().find(|l| l.contains(&line)) {
-            Some(l) => format!(
-                "{name}: in vmlinux (BTF id {})",
-                &l[1..l.find(']').unwrap()]
-            ),
-            None => format!("{name}: not on this kernel (needs Linux 6.3+)"),
-        }
+    let btf = vmlinux_btf();
+    let place = |name: &str| match vmlinux_kfunc_id(&btf, name) {
+        Some(id) => format!("{name}: in vmlinux (BTF id {id})"),
+        None => format!("{name}: not on this kernel (needs Linux 6.3+)"),
     };
     // Found in vmlinux, they are still refused: they need a device binding.
     let refusal = |name: &str| {
@@ -519,16 +509,20 @@ fn metadata_kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
     }
 }
 
-/// A vmlinux kfunc's BTF id, as bpftool reads it from the kernel.
-fn vmlinux_kfunc_id(name: &str) -> Option<String> {
-    let btf = testkit::run(
+/// The kernel's BTF as bpftool dumps it.
+fn vmlinux_btf() -> String {
+    testkit::run(
         None,
         "bpftool",
         &["btf", "dump", "file", "/sys/kernel/btf/vmlinux"],
-    );
+    )
+    .stdout
+}
+
+/// A vmlinux kfunc's BTF id, as bpftool reads it from the kernel.
+fn vmlinux_kfunc_id(btf: &str, name: &str) -> Option<String> {
     let line = format!("] FUNC '{name}' ");
-    btf.stdout
-        .lines()
+    btf.lines()
         .find(|l| l.contains(&line))
         .map(|l| l[1..l.find(']').unwrap()].to_owned())
 }
@@ -543,7 +537,7 @@ fn vmlinux_kfuncs_are_linked_and_a_missing_weak_one_is_dead_code() {
     let pins = Bpffs::new();
     let elf = kern_object("tests/kfunc_dynptr.elf");
     let out = bed.load(&pins, &elf, &[]);
-    let Some(from_xdp) = vmlinux_kfunc_id("bpf_dynptr_from_xdp") else {
+    let Some(from_xdp) = vmlinux_kfunc_id(&vmlinux_btf(), "bpf_dynptr_from_xdp") else {
         // Before 6.3 (the 6.1 guest): one line naming what the kernel lacks.
         assert!(!out.ok(), "{out:#?}");
         assert_eq!(

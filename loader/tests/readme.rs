@@ -14,11 +14,11 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use testkit::{bin, kern_object, workspace, Bpffs, Testbed};
+use testkit::{bin, kern_object, wait_exit, workspace, Bpffs, Testbed};
 
 /// The README's fenced blocks: (language, lines).
 fn blocks() -> Vec<(String, Vec<String>)> {
@@ -125,9 +125,10 @@ impl Words<'_> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// A capture that waits for a frame: in the background, until its
-    /// recorders are in, with `--count 1` where the line gives none.
-    fn spawn_capture(&self, line: &str, dir: &Path) -> Child {
+    /// A capture line run while a ping goes through: in the background
+    /// until its recorders are in, with `--count 1` where the line gives
+    /// none; what it printed.
+    fn capture_during_ping(&self, line: &str, dir: &Path) -> String {
         let (command, _) = split(line);
         let line = if command.contains("--count") {
             command.to_owned()
@@ -148,7 +149,7 @@ impl Words<'_> {
                 .json();
             let running = status["interfaces"][0]["prog_name"].as_str().unwrap_or("");
             if running.starts_with("xdpcap_entry") {
-                return child;
+                break;
             }
             if let Some(status) = child.try_wait().unwrap() {
                 panic!(
@@ -159,25 +160,11 @@ impl Words<'_> {
             assert!(Instant::now() < deadline, "`{line}`: no recorder in 60 s");
             std::thread::sleep(Duration::from_millis(50));
         }
+        assert_eq!(self.bed.ping_a_from_b(1, 56), 1, "a ping during `{line}`");
+        let out = wait_exit(child, &format!("`{line}`"));
+        assert!(out.status.success(), "`{line}` failed: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
-}
-
-fn wait(child: Child, line: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut child = child;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "`{line}` did not end in 60 s: {:?}",
-                child.wait_with_output()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out: Output = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "`{line}` failed: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -199,9 +186,7 @@ fn the_quick_start_commands_run_against_the_skeleton_as_start_sh_loads_it() {
     for line in &lines {
         let (command, _) = split(line);
         if command.contains("xdploader capture") {
-            let capture = words.spawn_capture(line, &dir);
-            assert_eq!(bed.ping_a_from_b(1, 56), 1, "a ping during `{line}`");
-            let out = wait(capture, line);
+            let out = words.capture_during_ping(line, &dir);
             assert!(
                 out.contains("verdict"),
                 "`{line}` showed no verdict:\n{out}"
@@ -286,9 +271,7 @@ fn your_own_program_compiles_inspects_loads_captures_reloads_and_unloads_as_writ
     assert!(jmp_map.exists(), "{} is not pinned", jmp_map.display());
 
     // The capture, while a ping runs: the frame at each stage, then the verdict.
-    let capture = words.spawn_capture(&lines[3], dir.path());
-    assert_eq!(bed.ping_a_from_b(1, 56), 1, "a ping during `{}`", lines[3]);
-    let out = wait(capture, &lines[3]);
+    let out = words.capture_during_ping(&lines[3], dir.path());
     for said in [
         "entry my_entry",
         "jmp_map[1] my_entry_1",

@@ -16,6 +16,20 @@ use std::{
     },
 };
 
+/// Waits for `child` (a command in the background, `what` in the failure)
+/// to end, at most 60 s; then kills it and fails with what it printed.
+pub fn wait_exit(mut child: std::process::Child, what: &str) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().expect("waitpid").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not end in 60 s: {:?}", child.wait_with_output());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("the child's output")
+}
+
 /// Returns whether kernel tests may run here. Call it first in every test
 /// that needs root or the kernel: `if !testkit::kernel() { return; }`.
 #[must_use]
