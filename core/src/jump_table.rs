@@ -629,6 +629,7 @@ mod tests {
                     global_data: false,
                     pin: None,
                     declared_slots: Vec::new(),
+                    inner_maps: Vec::new(),
                     loader_creates: false,
                 })
                 .collect(),

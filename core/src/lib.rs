@@ -11,6 +11,7 @@
 //! | [`jump_table`]  | which program goes into which prog-array slot (naming, declared, --tail) |
 //! | [`ksyms`]       | where an object's kfuncs are on this kernel: vmlinux BTF id, module, or what provides them |
 //! | [`devmap`]      | filling the redirect devmap with the interfaces                     |
+//! | [`map_in_map`]  | maps of maps: the object's declared inner maps put in their slots, read back |
 //! | [`attach`]      | attaching and replacing the entry program on an interface           |
 //! | [`dispatcher`]  | keeping a test-run program in the kernel's XDP dispatcher (no rewrite per test run) |
 //! | [`capture`]     | recorders in a running chain's slots: every stage's frames, the verdict, pcapng |
@@ -40,6 +41,7 @@ pub mod iface;
 pub mod jump_table;
 pub mod ksyms;
 pub mod load;
+pub mod map_in_map;
 pub mod netdev;
 pub mod netns;
 pub mod ops;

@@ -173,6 +173,25 @@ pub fn plan_map_pins(
             shared_with,
         });
     }
+    // A map of maps whose declared inner maps are made anew is made anew
+    // too: the kernel checks each inner map against the template the outer
+    // map was created with (key and value sizes, flags; an array's size),
+    // so a reused outer map would refuse a changed inner one.
+    for outer in summary.maps.iter().filter(|m| !m.inner_maps.is_empty()) {
+        let renewed = |name: &str| {
+            pins.iter().any(|p| {
+                p.name == name && matches!(p.action, PinAction::Create | PinAction::Replace)
+            })
+        };
+        if outer.inner_maps.iter().any(|inner| renewed(&inner.map)) {
+            for pin in pins.iter_mut().filter(|p| p.name == outer.name) {
+                if pin.action == PinAction::Reuse {
+                    pin.action = PinAction::Replace;
+                    pin.shared_with.clear();
+                }
+            }
+        }
+    }
     Ok(pins)
 }
 

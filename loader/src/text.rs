@@ -61,6 +61,13 @@ impl fmt::Display for SummaryText<'_> {
                     "", declared.slot, declared.program
                 )?;
             }
+            for declared in &m.inner_maps {
+                writeln!(
+                    f,
+                    "  {:width$}        slot {} <- map {} (declared)",
+                    "", declared.slot, declared.map
+                )?;
+            }
         }
         for p in &s.programs {
             write!(

@@ -356,3 +356,68 @@ fn man_pages_and_completions_come_from_the_clap_definitions() {
         assert!(dir.path().join(other).is_file(), "{other} missing");
     }
 }
+
+#[test]
+fn maps_of_maps_show_their_declared_inner_maps_beside_a_declared_prog_array() {
+    let text = inspect(&["-file", &fixture("tests/map_in_map.elf")])
+        .success()
+        .to_owned();
+    for line in [
+        "map  flow_tables  array_of_maps  key 4   value 4     entries 3",
+        "slot 0 <- map flows_even (declared)",
+        "slot 1 <- map flows_odd (declared)",
+        "slot 0 <- finish (declared)",
+        "jump table next_stage: 0 <- finish (declared)",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in\n{text}");
+    }
+    let json = inspect(&["-file", &fixture("tests/map_in_map.elf"), "--json"]).json();
+    let outer = json["summary"]["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "flow_tables")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        outer["inner_maps"],
+        serde_json::json!([{"slot": 0, "map": "flows_even"}, {"slot": 1, "map": "flows_odd"}])
+    );
+    // aya creates the map of maps (the kernel needs its inner-map template).
+    assert!(outer.get("loader_creates").is_none(), "{outer}");
+}
+
+#[test]
+fn a_prog_array_with_undeclared_values_is_read_with_4_byte_values() {
+    let json = inspect(&[
+        "-file",
+        &fixture("tests/prog_array_values.elf"),
+        "--prog",
+        "entry",
+        "--tail",
+        "jmp:0=next",
+        "--json",
+    ])
+    .json();
+    let jmp = &json["summary"]["maps"][0];
+    assert_eq!(jmp["name"], "jmp");
+    assert_eq!(jmp["value_size"], 4, "{jmp}");
+    assert_eq!(jmp["loader_creates"], true, "{jmp}");
+    assert_eq!(
+        json["jump_tables"]["tables"][0]["slots"][0]["program"],
+        "next"
+    );
+}
+
+#[test]
+fn maps_initialised_with_maps_must_be_maps_of_maps() {
+    let out = inspect(&["-file", &fixture("tests/bad_map_in_map.elf")]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "map not_outer: slots initialised with maps, but its type is array, not a map of maps"
+        ),
+        "{}",
+        out.stderr
+    );
+}

@@ -771,3 +771,129 @@ fn an_entry_that_tail_calls_empty_slots_is_refused_with_the_flags_that_fill_them
     );
     unload_leaves_nothing(&bed, &pins);
 }
+
+/// The frames counted for `addr` in a per-CPU hash map pinned at `path`
+/// (IPv4 address keys, u64 values), summed over the CPUs, as bpftool reads
+/// them through the map's BTF.
+fn frames_from(path: &Path, addr: &str) -> u64 {
+    let key: u32 = u32::from_ne_bytes(addr.parse::<std::net::Ipv4Addr>().unwrap().octets());
+    let out = testkit::run(
+        None,
+        "bpftool",
+        &["-j", "map", "dump", "pinned", path.to_str().unwrap()],
+    );
+    let entries: Value = serde_json::from_str(out.success()).unwrap();
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["formatted"])
+        .filter(|e| e["key"].as_u64() == Some(u64::from(key)))
+        .flat_map(|e| e["values"].as_array().unwrap().clone())
+        .map(|v| v["value"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_map_of_maps_gets_its_declared_inner_maps_and_a_reload_keeps_them() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let fixture = kern_object("tests/map_in_map.elf");
+    let stdout = bed.load(&pins, &fixture, &[]).success().to_owned();
+    assert!(
+        stdout.contains("jump table next_stage: 0 <- finish (declared)"),
+        "the prog array beside the map of maps keeps its declared slot:\n{stdout}"
+    );
+    // count_flows → next_stage[0] → finish: XDP_PASS, or every ping is lost.
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    let dir = pins.path().join(&bed.if_a);
+    let (odd, even) = (dir.join("flows_odd"), dir.join("flows_even"));
+    // ICMP (protocol 1): slot 1, flows_odd, read back through the inner map.
+    assert_eq!(frames_from(&odd, bed.addr_b), 3);
+    assert_eq!(frames_from(&even, bed.addr_b), 0);
+
+    // status reads the outer map: each declared slot holds the inner map
+    // pinned beside it; slot 2 was declared empty and stays empty.
+    let id = |path: &Path| bpftool_map(path)["id"].as_u64().unwrap();
+    let slots = |bed: &Testbed| -> Vec<(u64, u64, String)> {
+        let status = bed
+            .xdploader(&pins, &["status", "-i", &bed.if_a, "--json"])
+            .json();
+        let outer = &status["interfaces"][0]["maps_of_maps"][0];
+        assert_eq!(outer["map"], "flow_tables", "{status}");
+        outer["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["slot"].as_u64().unwrap(),
+                    s["map_id"].as_u64().unwrap(),
+                    s["map_name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let declared = vec![
+        (0, id(&even), "flows_even".to_owned()),
+        (1, id(&odd), "flows_odd".to_owned()),
+    ];
+    assert_eq!(slots(&bed), declared);
+
+    // A reload reuses the pins: the same inner maps in the same slots, and
+    // the counts carry on.
+    let stdout = bed.load(&pins, &fixture, &[]).success().to_owned();
+    assert!(stdout.contains("flows_odd (reused)"), "{stdout}");
+    assert_eq!(slots(&bed), declared);
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    assert_eq!(frames_from(&odd, bed.addr_b), 5);
+
+    // An inner map made anew (resized, --fresh) takes a new outer map with
+    // it, filled with the new inner map: a reused outer map holds the
+    // template of the old one.
+    let stdout = bed
+        .load(
+            &pins,
+            &fixture,
+            &["--max-entries", "flows_odd=512", "--fresh"],
+        )
+        .success()
+        .to_owned();
+    assert!(stdout.contains("flow_tables (replaced)"), "{stdout}");
+    assert_eq!(bpftool_map(&odd)["max_entries"], 512);
+    assert_eq!(
+        slots(&bed),
+        vec![
+            (0, id(&even), "flows_even".to_owned()),
+            (1, id(&odd), "flows_odd".to_owned()),
+        ]
+    );
+    assert_eq!(bed.ping_a_from_b(1, 56), 1);
+    assert_eq!(frames_from(&odd, bed.addr_b), 1);
+
+    unload_leaves_nothing(&bed, &pins);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn a_prog_array_declared_with_values_and_no_initialiser_loads() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let fixture = kern_object("tests/prog_array_values.elf");
+    // entry drops unless jmp[0] holds next, which passes.
+    bed.load(
+        &pins,
+        &fixture,
+        &["--prog", "entry", "--tail", "jmp:0=next"],
+    )
+    .success();
+    assert_eq!(bed.ping_a_from_b(2, 56), 2);
+    unload_leaves_nothing(&bed, &pins);
+}

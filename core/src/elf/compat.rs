@@ -10,9 +10,9 @@
 //! - Legacy map definitions: the bytes after the five u32 are zeroed, because
 //!   aya reads them as its own `id` and `pinning` (iproute2's pinning 2 is not
 //!   a value of aya's enum); where to pin was read by [`super::map_defs`].
-//! - A declarative prog array's `values` member is renamed in BTF, so aya
-//!   skips it instead of aborting (it expects map-in-map values there); the
-//!   loader fills those slots itself.
+//! - A prog array's `values` member is made anonymous in BTF, so aya skips
+//!   it instead of aborting (it expects map-in-map values there); the loader
+//!   fills those slots itself. A map-in-map's `values` stays for aya.
 //! - The program sections that end up with one name (`xdp/a`, `xdp_b` and a
 //!   plain `xdp` all become `xdp`) are merged into one section of that
 //!   name: their code concatenated, their symbols and relocations moved
@@ -32,7 +32,7 @@ use object::{
     Endian as _, Endianness, Object as _, ObjectSection as _,
 };
 
-use super::{malformed, ElfError};
+use super::{btf_raw, malformed, ElfError};
 
 /// What must change for aya.
 #[derive(Debug, Default)]
@@ -174,26 +174,92 @@ fn rename_sections(
     Ok(())
 }
 
-/// Renames every BTF string "values" to "_alues" (same length, still a valid
-/// identifier): aya then skips the member as unknown.
-fn hide_btf_values(out: &mut [u8], elf: &ElfFile64<'_, Endianness>) -> Result<(), ElfError> {
+/// The `.BTF` section's bytes in `data` (the file, or its rewritten copy).
+fn btf_range(elf: &ElfFile64<'_, Endianness>) -> Result<Range<usize>, ElfError> {
     let section = elf
         .section_by_name(".BTF")
         .ok_or_else(|| malformed(".BTF: missing"))?;
     let (start, size) = section
         .file_range()
         .ok_or_else(|| malformed(".BTF: no data"))?;
-    let btf = out
-        .get_mut(start as usize..(start + size) as usize)
-        .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
-    let (_, strings) = super::btf_layout(btf, elf.endian())?;
-    let strings = &mut btf[strings];
-    let mut at = 0;
-    while let Some(end) = strings[at..].iter().position(|b| *b == 0).map(|p| at + p) {
-        if &strings[at..end] == b"values" {
-            strings[at] = b'_';
+    Ok(start as usize..(start + size) as usize)
+}
+
+/// Where the `values` members of maps whose values are programs are, as
+/// offsets in the BTF type section: `__array(values, int (void *))`, an
+/// array of pointers to a function prototype. aya 0.14 reads any `values`
+/// as a map-in-map's inner map and aborts on these ("unexpected BTF type").
+/// A map-in-map's `values` (pointers to a struct) is not one of them: aya
+/// makes the inner map's template from it.
+fn program_values(btf: &[u8], endian: Endianness) -> Result<Vec<usize>, ElfError> {
+    use btf_raw::{
+        KIND_ARRAY, KIND_CONST, KIND_PTR, KIND_RESTRICT, KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG,
+        KIND_VOLATILE,
+    };
+    let (types, strings) = btf_raw::layout(btf, endian)?;
+    let (types, strings) = (&btf[types], &btf[strings]);
+    let index = btf_raw::types(types, endian)?;
+    // In bounds: btf_raw::types walked every type's header and trailing data.
+    let get = |at: usize| super::map_defs::u32_at(types, at, endian).unwrap_or(0);
+    // The kind and offset of type `id`, past typedefs and modifiers.
+    let resolve = |mut id: u32| -> Option<(u32, usize)> {
+        for _ in 0..32 {
+            let &(kind, at) = index.get((id as usize).checked_sub(1)?)?;
+            match kind {
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    id = get(at + 8)
+                }
+                _ => return Some((kind, at)),
+            }
         }
-        at = end + 1;
+        None
+    };
+    let mut found = Vec::new();
+    for &(_, at) in index.iter().filter(|(kind, _)| *kind == KIND_STRUCT) {
+        let members = get(at + 4) & 0xffff;
+        for member in (0..members as usize).map(|i| at + 12 + 12 * i) {
+            if btf_raw::string_at(strings, get(member) as usize) != Some("values") {
+                continue;
+            }
+            // ARRAY { elem type at +12 } of PTR { type at +8 } to a STRUCT.
+            let holds_maps = resolve(get(member + 4))
+                .filter(|(kind, _)| *kind == KIND_ARRAY)
+                .and_then(|(_, array)| resolve(get(array + 12)))
+                .filter(|(kind, _)| *kind == KIND_PTR)
+                .and_then(|(_, ptr)| resolve(get(ptr + 8)))
+                .is_some_and(|(kind, _)| kind == KIND_STRUCT);
+            if !holds_maps {
+                found.push(member);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether the object has [`program_values`] members to hide from aya.
+pub(super) fn has_program_values(elf: &ElfFile64<'_, Endianness>) -> Result<bool, ElfError> {
+    if elf.section_by_name(".BTF").is_none() {
+        return Ok(false);
+    }
+    let range = btf_range(elf)?;
+    let btf = elf
+        .data()
+        .get(range)
+        .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
+    Ok(!program_values(btf, elf.endian())?.is_empty())
+}
+
+/// Makes each [`program_values`] member anonymous, so aya skips it as a
+/// member it does not know. Only the name goes, which the kernel's BTF
+/// checks allow (anonymous members).
+fn hide_btf_values(out: &mut [u8], elf: &ElfFile64<'_, Endianness>) -> Result<(), ElfError> {
+    let btf = out
+        .get_mut(btf_range(elf)?)
+        .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
+    let members = program_values(btf, elf.endian())?;
+    let (types, _) = btf_raw::layout(btf, elf.endian())?;
+    for member in members {
+        btf[types.start + member..types.start + member + 4].fill(0);
     }
     Ok(())
 }
@@ -431,13 +497,13 @@ fn regroup_btf_ext(
         .get(btf_start as usize..(btf_start + btf_size) as usize)
         .ok_or_else(|| bad(".BTF past the end of the file"))?
         .to_vec();
-    let range = btf_strings(&btf, endian).ok_or_else(|| bad("truncated .BTF header"))?;
+    let (_, range) = btf_raw::layout(&btf, endian)?;
     let (strings_end, str_len) = (range.end, range.len());
     let strings = btf
         .get(range)
         .ok_or_else(|| bad(".BTF strings past their end"))?
         .to_vec();
-    let name_at = |off: usize| string_at(&strings, off);
+    let name_at = |off: usize| btf_raw::string_at(&strings, off);
     // The offset of each new name in the BTF strings (added where missing).
     let mut added = Vec::new();
     let mut name_offsets: Vec<(&str, u32)> = Vec::new();
@@ -516,22 +582,6 @@ fn regroup_btf_ext(
         headers[btf_index].sh_size.set(endian, btf.len() as u64);
     }
     Ok(())
-}
-
-/// Where the string section of BTF bytes is: `struct btf_header { u16
-/// magic; u8 version, flags; u32 hdr_len, type_off, type_len, str_off,
-/// str_len; }` (the range may run past the bytes; the caller checks).
-pub(super) fn btf_strings(btf: &[u8], endian: Endianness) -> Option<Range<usize>> {
-    let usize_at = |at: usize| super::map_defs::u32_at(btf, at, endian).map(|v| v as usize);
-    let start = usize_at(4)? + usize_at(16)?;
-    Some(start..start + usize_at(20)?)
-}
-
-/// The NUL-terminated string at `off` of a BTF string section.
-pub(super) fn string_at(strings: &[u8], off: usize) -> Option<&str> {
-    let rest = strings.get(off..)?;
-    let end = rest.iter().position(|b| *b == 0)?;
-    std::str::from_utf8(&rest[..end]).ok()
 }
 
 /// One BTF.ext subsection (`u32 rec_size`, then groups `{ u32 sec_name_off,

@@ -25,7 +25,12 @@ use object::{
     RelocationTarget,
 };
 
-use super::{malformed, map_defs::u32_at, ElfError};
+use super::{
+    btf_raw::{self, KIND_DATASEC, KIND_FUNC, KIND_INT, KIND_STRUCT, KIND_TYPEDEF},
+    malformed,
+    map_defs::u32_at,
+    ElfError,
+};
 use crate::ksyms::{Kfunc, KfuncPlace};
 
 /// linux/bpf.h
@@ -36,12 +41,7 @@ const BPF_PSEUDO_KFUNC_CALL: u8 = 2;
 /// and the verifier's "invalid func unknown#2002000000" says which.
 pub const POISONED_KFUNC_CALL: i32 = 2_002_000_000;
 
-/// BTF kinds (linux/btf.h).
-const KIND_STRUCT: u32 = 4;
-const KIND_TYPEDEF: u32 = 8;
-const KIND_FUNC: u32 = 12;
-const KIND_DATASEC: u32 = 15;
-const KIND_INT: u32 = 1;
+/// A BTF FUNC's linkage (linux/btf.h): declared, defined elsewhere.
 const FUNC_EXTERN: u32 = 2;
 
 /// `data` with every call of `kfuncs` linked (each resolved on this kernel:
@@ -133,32 +133,6 @@ fn patch(out: &mut [u8], at: usize, kfunc: &Kfunc) -> Result<(), ElfError> {
     Ok(())
 }
 
-/// The BTF types, each as (kind, byte offset in the type section).
-fn btf_types(types: &[u8]) -> Result<Vec<(u32, usize)>, ElfError> {
-    let mut found = Vec::new();
-    let mut at = 0;
-    while at < types.len() {
-        let info = u32_at(types, at + 4, Endianness::Little)
-            .ok_or_else(|| malformed(".BTF: a type past the end of its section"))?;
-        let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
-        // After the 12-byte common header, what each kind carries.
-        let extra = match kind {
-            1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
-            3 => 12,                      // ARRAY
-            4 | 5 | 15 | 19 => 12 * vlen, // STRUCT, UNION, DATASEC, ENUM64
-            6 | 13 => 8 * vlen,           // ENUM, FUNC_PROTO
-            2 | 7..=12 | 16 | 18 => 0,
-            other => return Err(malformed(format!(".BTF: unknown type kind {other}"))),
-        };
-        found.push((kind, at));
-        at += 12 + extra;
-    }
-    if at > types.len() {
-        return Err(malformed(".BTF: a type past the end of its section"));
-    }
-    Ok(found)
-}
-
 /// See the module's comment: the `.ksyms` DATASEC and the extern functions
 /// rewritten in place.
 fn btf_without_extern_functions(
@@ -174,14 +148,14 @@ fn btf_without_extern_functions(
     let btf = out
         .get_mut(start as usize..(start + size) as usize)
         .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
-    let (types, strings) = super::btf_layout(btf, Endianness::Little)?;
+    let (types, strings) = btf_raw::layout(btf, Endianness::Little)?;
     let strings = btf[strings].to_vec();
     let types = &mut btf[types];
     let name = |offset: u32| -> &[u8] {
         let s = strings.get(offset as usize..).unwrap_or_default();
         &s[..s.iter().position(|b| *b == 0).unwrap_or(s.len())]
     };
-    let index = btf_types(types)?;
+    let index = btf_raw::types(types, Endianness::Little)?;
     // In bounds: btf_types walked every type's header and trailing data.
     let get = |types: &[u8], at: usize| u32_at(types, at, Endianness::Little).unwrap_or(0);
     let put =

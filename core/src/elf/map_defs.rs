@@ -272,18 +272,33 @@ pub struct DeclaredSlot {
     pub program: String,
 }
 
-/// Declarative prog-array initialisation: `.values = { [3] = (void *)&prog }`.
-/// The slots are the `.maps` relocations inside each map's `values` member,
-/// whose offset only BTF knows. Returns (map, slot) pairs.
-pub(super) fn declared_slots(
-    elf: &ElfFile64<'_, Endianness>,
-) -> Result<Vec<(String, DeclaredSlot)>, ElfError> {
+/// A slot of a map-in-map (`BPF_MAP_TYPE_ARRAY_OF_MAPS`, `HASH_OF_MAPS`),
+/// as the object declares it: the inner map is another map of the object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeclaredInnerMap {
+    pub slot: u32,
+    pub map: String,
+}
+
+/// What the object's `.maps` relocations initialise, by the map they are in.
+#[derive(Debug, Default)]
+pub(super) struct Declared {
+    pub programs: Vec<(String, DeclaredSlot)>,
+    pub inner_maps: Vec<(String, DeclaredInnerMap)>,
+}
+
+/// Declarative initialisation, as libbpf reads it: `.values = { [3] =
+/// (void *)&prog }` in a prog array, `.values = { [0] = &inner }` in a
+/// map-in-map. The slots are the `.maps` relocations inside each map's
+/// `values` member, whose offset only BTF knows.
+pub(super) fn declared_slots(elf: &ElfFile64<'_, Endianness>) -> Result<Declared, ElfError> {
+    let mut declared = Declared::default();
     let Some(section) = elf.section_by_name(".maps") else {
-        return Ok(Vec::new());
+        return Ok(declared);
     };
     let relocations: Vec<(u64, object::Relocation)> = section.relocations().collect();
     if relocations.is_empty() {
-        return Ok(Vec::new());
+        return Ok(declared);
     }
     let btf = elf
         .section_by_name(".BTF")
@@ -298,7 +313,6 @@ pub(super) fn declared_slots(
         .collect();
     map_symbols.sort();
 
-    let mut slots = Vec::new();
     for (offset, reloc) in relocations {
         // BTF sizes a map without its initialised `values`: the map holding
         // a relocation is the last one that starts at or before it.
@@ -326,25 +340,34 @@ pub(super) fn declared_slots(
             RelocationTarget::Symbol(i) => elf.symbol_by_index(i).ok(),
             _ => None,
         };
-        let Some(target) = target.filter(|s| is_code(elf, s.section_index())) else {
-            return Err(unsupported(format!(
-                "map {map}: declarative initialisation with maps (map-in-map values)"
-            )));
-        };
         let slot = (offset - map_offset)
             .checked_sub(values)
             .map(|o| o / 8)
             .and_then(|s| u32::try_from(s).ok())
             .ok_or_else(|| malformed(format!("map {map}: relocation before `values`")))?;
-        slots.push((
-            map,
-            DeclaredSlot {
-                slot,
-                program: target.name().unwrap_or_default().to_owned(),
-            },
-        ));
+        match target {
+            Some(t) if is_code(elf, t.section_index()) => declared.programs.push((
+                map,
+                DeclaredSlot {
+                    slot,
+                    program: t.name().unwrap_or_default().to_owned(),
+                },
+            )),
+            Some(t) if t.section_index() == Some(section.index()) => declared.inner_maps.push((
+                map,
+                DeclaredInnerMap {
+                    slot,
+                    map: t.name().unwrap_or_default().to_owned(),
+                },
+            )),
+            _ => {
+                return Err(unsupported(format!(
+                    "map {map}: slot {slot} initialised with something that is neither a program nor a map of the object"
+                )))
+            }
+        }
     }
-    Ok(slots)
+    Ok(declared)
 }
 
 fn is_code(elf: &ElfFile64<'_, Endianness>, index: Option<SectionIndex>) -> bool {

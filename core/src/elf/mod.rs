@@ -8,6 +8,7 @@
 //! content (programs, maps, license, CO-RE relocations) exactly as aya will
 //! when it loads those same bytes, so the summary never disagrees with the load.
 
+mod btf_raw;
 mod compat;
 pub mod kfunc_link;
 mod map_defs;
@@ -23,7 +24,7 @@ use object::{
 use serde::Serialize;
 
 pub(crate) use map_defs::BtfBytes;
-pub use map_defs::{DeclaredSlot, MapFormat, PinRule, PinSpec, BPFFS_ROOT};
+pub use map_defs::{DeclaredInnerMap, DeclaredSlot, MapFormat, PinRule, PinSpec, BPFFS_ROOT};
 pub use tail_calls::TailCall;
 
 /// The largest .bss accepted (a global-data map's value; the kernel stops at a few MiB).
@@ -174,6 +175,10 @@ pub struct MapSummary {
     /// Prog arrays: the slots the object initialises declaratively.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub declared_slots: Vec<DeclaredSlot>,
+    /// Maps of maps: the slots the object initialises with its own maps,
+    /// which the loader fills once every map exists.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inner_maps: Vec<DeclaredInnerMap>,
     /// The loader creates this map itself, exactly as summarised here,
     /// because aya would create it otherwise (declarative prog arrays,
     /// devmaps and cpumaps with 4-byte values, LPM tries lacking
@@ -215,6 +220,29 @@ fn loader_creates(map: &mut MapSummary, notes: &mut Vec<String>) {
             map.name
         ));
     }
+}
+
+/// Refuses declared inner-map slots that libbpf would refuse too: in a map
+/// that holds no maps, or keyed by anything but the slot number.
+fn check_inner_maps(map: &MapSummary) -> Result<(), ElfError> {
+    use bpf_map_type::{BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS};
+    if map.inner_maps.is_empty() {
+        return Ok(());
+    }
+    let what = if !map.is(BPF_MAP_TYPE_ARRAY_OF_MAPS) && !map.is(BPF_MAP_TYPE_HASH_OF_MAPS) {
+        format!(
+            "map {}: slots initialised with maps, but its type is {}, not a map of maps",
+            map.name, map.type_name
+        )
+    } else if map.key_size != 4 {
+        format!(
+            "map {}: slots initialised with maps need a 4-byte key (the slot number), not {} bytes",
+            map.name, map.key_size
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ElfError::Unsupported { what: shown(&what) })
 }
 
 impl ObjectSummary {
@@ -270,9 +298,14 @@ pub enum Frags {
 pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
     let elf = check_container(data)?;
     let legacy = map_defs::legacy_maps(&elf)?;
+    let initialised = map_defs::declared_slots(&elf)?;
     let mut declared: HashMap<String, Vec<DeclaredSlot>> = HashMap::new();
-    for (map, slot) in map_defs::declared_slots(&elf)? {
+    for (map, slot) in initialised.programs {
         declared.entry(map).or_default().push(slot);
+    }
+    let mut declared_inner: HashMap<String, Vec<DeclaredInnerMap>> = HashMap::new();
+    for (map, slot) in initialised.inner_maps {
+        declared_inner.entry(map).or_default().push(slot);
     }
 
     let mut rewrites = compat::Rewrites::default();
@@ -310,10 +343,10 @@ pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
     for map in &legacy {
         rewrites.zero.push(map.tail.clone());
     }
-    if !declared.is_empty() {
+    if compat::has_program_values(&elf)? {
         rewrites.hide_btf_values = true;
         rewritten_for_aya.push(
-            "declarative prog-array values hidden from aya (xdploader fills those slots)".into(),
+            "prog-array `values` hidden from aya (xdploader fills declared slots itself)".into(),
         );
     }
     let rewritten = if rewrites.is_empty() {
@@ -416,12 +449,14 @@ pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
             };
             let mut declared_slots = declared.remove(name).unwrap_or_default();
             declared_slots.sort_by_key(|s| s.slot);
-            // aya sees no value size once `values` is hidden; libbpf's is a program fd.
-            let value_size = if declared_slots.is_empty() {
-                map.value_size()
-            } else {
-                4
-            };
+            let mut inner_maps = declared_inner.remove(name).unwrap_or_default();
+            inner_maps.sort_by_key(|s| s.slot);
+            // aya sees no value size in a prog array whose `values` is
+            // hidden; libbpf's is a program fd, and the loader creates it.
+            let values_hidden = rewrites.hide_btf_values
+                && map.map_type() == bpf_map_type::BPF_MAP_TYPE_PROG_ARRAY as u32
+                && map.value_size() == 0;
+            let value_size = if values_hidden { 4 } else { map.value_size() };
             let summary = MapSummary {
                 name: name.clone(),
                 type_name: map_type_name(map.map_type()),
@@ -434,7 +469,8 @@ pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
                 global_data,
                 pin,
                 declared_slots,
-                loader_creates: false,
+                inner_maps,
+                loader_creates: values_hidden,
             };
             (map.symbol_index().unwrap_or(usize::MAX), summary)
         })
@@ -442,6 +478,7 @@ pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
     maps.sort_by(|(a, ma), (b, mb)| a.cmp(b).then_with(|| ma.name.cmp(&mb.name)));
     for (_, map) in &mut maps {
         loader_creates(map, &mut rewritten_for_aya);
+        check_inner_maps(map)?;
     }
 
     Ok(Inspected {
@@ -613,8 +650,9 @@ fn program_sections(elf: &ElfFile64<'_, Endianness>) -> Vec<String> {
 /// writes it out in the host's byte order.
 fn btf_string_table(btf: &aya_obj::btf::Btf) -> Vec<u8> {
     let bytes = btf.to_bytes();
-    compat::btf_strings(&bytes, Endianness::default())
-        .and_then(|range| bytes.get(range))
+    btf_raw::layout(&bytes, Endianness::default())
+        .ok()
+        .and_then(|(_, strings)| bytes.get(strings))
         .map(<[u8]>::to_vec)
         .unwrap_or_default()
 }
@@ -623,7 +661,7 @@ fn btf_string_table(btf: &aya_obj::btf::Btf) -> Vec<u8> {
 /// offsets instruction indices within the function); line 0 and records
 /// whose strings are missing are left out.
 fn source_places(strings: &[u8], function: &aya_obj::Function) -> Vec<SourcePlace> {
-    let string_at = |off: u32| compat::string_at(strings, off as usize);
+    let string_at = |off: u32| btf_raw::string_at(strings, off as usize);
     function
         .line_info
         .line_info
@@ -651,30 +689,6 @@ fn malformed(reason: impl std::fmt::Display) -> ElfError {
     ElfError::Malformed {
         reason: reason.to_string(),
     }
-}
-
-/// Where a `.BTF` section's types and strings are, as ranges of `btf`:
-/// `struct btf_header { u16 magic; u8 version, flags; u32 hdr_len,
-/// type_off, type_len, str_off, str_len; }`, the offsets after the header.
-fn btf_layout(
-    btf: &[u8],
-    endian: Endianness,
-) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>), ElfError> {
-    let field = |at| {
-        map_defs::u32_at(btf, at, endian)
-            .map(|v| v as usize)
-            .ok_or_else(|| malformed(".BTF: truncated header"))
-    };
-    let hdr_len = field(4)?;
-    let types = hdr_len + field(8)?..hdr_len + field(8)? + field(12)?;
-    let strings = hdr_len + field(16)?..hdr_len + field(16)? + field(20)?;
-    if types.end > btf.len() {
-        return Err(malformed(".BTF: type section past its end"));
-    }
-    if strings.end > btf.len() {
-        return Err(malformed(".BTF: string section past its end"));
-    }
-    Ok((types, strings))
 }
 
 pub(crate) fn shown(name: &str) -> String {

@@ -212,10 +212,12 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 impl Prepared {
-    /// Fills the loaded object's jump tables and its devmap (with the
-    /// interfaces), as planned: a load's step, and a benchmark's.
+    /// Fills the loaded object's jump tables, its maps of maps and its
+    /// devmap (with the interfaces), as planned: a load's step, and a
+    /// benchmark's.
     pub fn fill_tables(&self, ebpf: &aya::Ebpf) -> Result<(), Error> {
         jump_table::fill(ebpf, &self.jump_tables)?;
+        crate::map_in_map::fill(ebpf, &self.summary)?;
         if let DevmapPlan::Fill { map, .. } = &self.devmap {
             let value_size = self.summary.map(map).map_or(8, |m| m.value_size);
             devmap::fill(ebpf, map, value_size, &self.interfaces)?;

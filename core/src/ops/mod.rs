@@ -52,6 +52,8 @@ pub enum Error {
     #[error(transparent)]
     Devmap(#[from] crate::devmap::DevmapError),
     #[error(transparent)]
+    MapInMap(#[from] crate::map_in_map::MapInMapError),
+    #[error(transparent)]
     Bpffs(#[from] crate::bpffs::BpffsError),
     #[error(transparent)]
     Load(#[from] crate::load::LoadError),

@@ -75,6 +75,9 @@ pub struct InterfaceStatus {
     pub pins: Vec<PathBuf>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jump_tables: Vec<JumpTableStatus>,
+    /// The maps of maps the running program uses, slot by slot.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maps_of_maps: Vec<crate::map_in_map::MapOfMapsStatus>,
     /// The veth peer fix in force: one line per thing it changed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub peer_fix: Vec<String>,
@@ -240,6 +243,7 @@ fn here(
                 .map(|d| d.as_secs()),
             pins: Vec::new(),
             jump_tables: Vec::new(),
+            maps_of_maps: Vec::new(),
             peer_fix: Vec::new(),
             capture: None,
         };
@@ -248,6 +252,8 @@ fn here(
             status.capture = crate::capture::recorders::CaptureRecord::read(layout, &name);
             status.pins = state::recorded_pins(layout, &name);
             status.jump_tables = program.map_or_else(Vec::new, |p| jump_tables(p, programs));
+            let map_ids = program.and_then(|p| p.map_ids().ok().flatten());
+            status.maps_of_maps = crate::map_in_map::status(&map_ids.unwrap_or_default());
             if layout.peer_link(&name).exists() {
                 status
                     .peer_fix

@@ -111,6 +111,19 @@ impl fmt::Display for StatusText<'_> {
                 };
                 writeln!(f, "  jump table {}: {slots}", table.map)?;
             }
+            for outer in &i.maps_of_maps {
+                let slots: Vec<_> = outer
+                    .slots
+                    .iter()
+                    .map(|s| format!("{} <- {} (map {})", s.slot, s.map_name, s.map_id))
+                    .collect();
+                let slots = if slots.is_empty() {
+                    "empty".to_owned()
+                } else {
+                    slots.join(", ")
+                };
+                writeln!(f, "  map of maps {}: {slots}", outer.map)?;
+            }
             if let Some(capture) = &i.capture {
                 writeln!(
                     f,
