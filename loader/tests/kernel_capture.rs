@@ -457,6 +457,106 @@ fn statswatch_stages_counts_each_stage_and_who_decided_then_takes_its_recorders_
     assert_no_recorder(&bed, &pins);
 }
 
+/// GET /metrics from `addr`, in namespace `ns` (where the exporter listens).
+fn scrape_in(ns: &str, addr: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = addr.to_owned();
+    testkit::in_netns(ns, move || {
+        let mut http = std::net::TcpStream::connect(&addr).unwrap();
+        write!(http, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut reply = String::new();
+        http.read_to_string(&mut reply).unwrap();
+        reply
+    })
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn statswatch_stages_serves_prometheus_counters_labelled_by_stage_and_program() {
+    use std::io::BufRead as _;
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    bed.load(&pins, &kern_object("tests/capture_chain.elf"), &CHAIN_ARGS)
+        .success();
+    let before = chain_ids(&bed, &pins);
+    let mut watch = Command::new("ip")
+        .args(["netns", "exec", &bed.ns_a])
+        .arg(bin("statswatch"))
+        .args(["--stages", "-i", &bed.if_a, "--interval", "0.5"])
+        .args(["--prometheus", "127.0.0.1:0", "--pin-dir", &pins.arg()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(watch.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "statswatch ended without serving"
+        );
+        if let Some(rest) = line.trim().strip_prefix("statswatch: serving http://") {
+            break rest.trim_end_matches("/metrics").to_owned();
+        }
+    };
+    wait_ready(&bed, &pins, &mut watch);
+    assert_eq!(bed.ping_a_from_b(6, 56), 3);
+
+    let judge = format!(
+        "interface=\"{}\",stage=\"stages[2]\",program=\"cap_judge\"",
+        bed.if_a
+    );
+    let counted = format!("xdp_stage_frames_total{{{judge}}} 6");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let metrics = scrape_in(&bed.ns_a, &addr);
+        if metrics.contains(&counted) {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{counted} never served:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for line in [
+        "# TYPE xdp_stage_frames_total counter".to_owned(),
+        format!(
+            "xdp_stage_frames_total{{interface=\"{}\",stage=\"entry\",program=\"cap_entry\"}} 6",
+            bed.if_a
+        ),
+        format!("xdp_stage_decided_total{{{judge},action=\"XDP_DROP\"}} 3"),
+        format!("xdp_stage_decided_total{{{judge},action=\"XDP_PASS\"}} 3"),
+        format!(
+            "xdp_stage_chain_frames_total{{interface=\"{}\"}} 6",
+            bed.if_a
+        ),
+        format!(
+            "xdp_stage_records_lost_total{{interface=\"{}\"}} 0",
+            bed.if_a
+        ),
+    ] {
+        assert!(metrics.contains(&line), "{line} missing in\n{metrics}");
+    }
+    assert!(
+        metrics.contains(&format!("xdp_stage_ns{{{judge},quantile=\"0.99\"}}")),
+        "{metrics}"
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = wait_exit(watch, "statswatch --stages --prometheus");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(chain_ids(&bed, &pins), before);
+    assert_no_recorder(&bed, &pins);
+}
+
 #[test]
 #[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
 fn bench_capture_times_the_chain_with_recorders_against_the_chain_without() {

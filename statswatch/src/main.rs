@@ -32,7 +32,10 @@ Examples:
   statswatch -w --json -file /sys/fs/bpf/stats_map        one JSON object per interval (NDJSON)
   statswatch --prometheus 127.0.0.1:9435 -file /sys/fs/bpf/stats_map
   statswatch -w --errors -file /sys/fs/bpf/stats_map      also why frames vanish: XDP error
-                                                          tracepoints by interface and errno";
+                                                          tracepoints by interface and errno
+  statswatch --stages -i veth1                            per stage of veth1's tail-call chain
+  statswatch --stages -i veth1 --prometheus 127.0.0.1:9436
+                                                          the same as metrics labelled by stage";
 
 /// `statswatch --version`: the crate version and the commit it was built from.
 const VERSION: &str = concat!(
@@ -83,8 +86,8 @@ struct Cli {
     errors: bool,
     /// Per stage of the chain on -i IF: frames per second into each, the share of frames each
     /// decided (by verdict), ns per stage (p50/p99); recorders sit in the chain's prog-array slots
-    /// only while this runs
-    #[arg(long, requires = "interface", conflicts_with_all = ["prometheus", "errors", "per_cpu"])]
+    /// only while this runs; with --prometheus, served as counters labelled stage and program
+    #[arg(long, requires = "interface", conflicts_with_all = ["errors", "per_cpu"])]
     stages: bool,
     /// Serve /metrics in the Prometheus text format on ADDR:PORT until Ctrl-C (or --count intervals)
     #[arg(long, value_name = "ADDR:PORT")]
@@ -141,7 +144,14 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|| xdp_core::netns::here().default_pin_dir());
             clikit::pins_where_the_host_sees_them("statswatch", &mut pin_dir)?;
             let iface = cli.interface.as_deref().unwrap_or_default();
-            stages::run(iface, pin_dir, interval, cli.count, cli.json)
+            stages::run(
+                iface,
+                pin_dir,
+                interval,
+                cli.count,
+                cli.json,
+                cli.prometheus.as_deref(),
+            )
         })();
         return match result {
             Ok(()) => ExitCode::SUCCESS,

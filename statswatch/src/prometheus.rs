@@ -14,6 +14,7 @@ use std::{
     fmt::Write as _,
     path::{Path, PathBuf},
     rc::Rc,
+    sync::{Arc, Mutex},
     thread,
     time::Duration,
 };
@@ -30,7 +31,10 @@ use xdp_core::{
     stats::{ActionStats, StatsMap},
 };
 
-use crate::xdp_errors::{ErrorCounters, ErrorRow};
+use crate::{
+    stages::StageTotals,
+    xdp_errors::{ErrorCounters, ErrorRow},
+};
 
 /// The time a connection has to send a request's headers, and the longest
 /// a keep-alive connection may sit idle between requests (Prometheus
@@ -62,10 +66,15 @@ pub struct Exporter {
 }
 
 /// What a scrape reads.
-struct Source {
-    path: PathBuf,
-    per_cpu: bool,
-    errors: Option<ErrorCounters>,
+enum Source {
+    /// The stats map (re-opened at each scrape) and the error counters.
+    Map {
+        path: PathBuf,
+        per_cpu: bool,
+        errors: Option<ErrorCounters>,
+    },
+    /// What `--stages` has counted so far.
+    Stages(Arc<Mutex<StageTotals>>),
 }
 
 /// Serves `/metrics` for the map pinned at `path` (re-opened at each scrape,
@@ -77,6 +86,26 @@ pub fn serve(
     per_cpu: bool,
     errors: Option<ErrorCounters>,
 ) -> Result<Exporter, PrometheusError> {
+    serve_source(
+        addr,
+        Source::Map {
+            path,
+            per_cpu,
+            errors,
+        },
+    )
+}
+
+/// Serves `/metrics` for `statswatch --stages`: the per-stage counters as
+/// the sampler adds them up.
+pub fn serve_stages(
+    addr: &str,
+    totals: Arc<Mutex<StageTotals>>,
+) -> Result<Exporter, PrometheusError> {
+    serve_source(addr, Source::Stages(totals))
+}
+
+fn serve_source(addr: &str, source: Source) -> Result<Exporter, PrometheusError> {
     let bind_err = |source| PrometheusError::Bind {
         addr: addr.to_owned(),
         source,
@@ -93,12 +122,8 @@ pub fn serve(
         .map_err(PrometheusError::Runtime)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let thread = thread::spawn(move || {
-        // Made here, where the event loop owns it: it needs no lock.
-        let source = Rc::new(Source {
-            path,
-            per_cpu,
-            errors,
-        });
+        // Owned by the event loop's thread: shared by its tasks without a lock.
+        let source = Rc::new(source);
         let local = tokio::task::LocalSet::new();
         local.block_on(&runtime, async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
@@ -181,12 +206,23 @@ fn respond(source: &Source, request: &Request<Incoming>) -> Response<Full<Bytes>
 }
 
 fn scrape(source: &Source) -> Result<String, String> {
-    let rows = StatsMap::open(&source.path)
-        .and_then(|m| m.read(source.per_cpu))
+    let (path, per_cpu, errors) = match source {
+        Source::Map {
+            path,
+            per_cpu,
+            errors,
+        } => (path, *per_cpu, errors),
+        Source::Stages(totals) => {
+            let totals = totals.lock().map_err(|_| "the stage sampler failed")?;
+            return Ok(stage_metrics(&totals));
+        }
+    };
+    let rows = StatsMap::open(path)
+        .and_then(|m| m.read(per_cpu))
         .map_err(|e| e.to_string())?;
-    let mut text = metrics(&source.path, &rows);
-    if let Some(errors) = &source.errors {
-        let names = InterfaceNames::for_pins(&source.path);
+    let mut text = metrics(path, &rows);
+    if let Some(errors) = errors {
+        let names = InterfaceNames::for_pins(path);
         let rows = errors.read(&names).map_err(|e| e.to_string())?;
         text.push_str(&error_metrics(&rows));
     }
@@ -262,6 +298,71 @@ pub fn error_metrics(rows: &[ErrorRow]) -> String {
             );
         }
     }
+    out
+}
+
+/// `statswatch --stages --prometheus`: per stage of the chain (labels
+/// `stage`, as `entry` or `jmp_table[1]`, and `program`), frames into it and
+/// frames it decided by verdict since the recorders went in, and its time
+/// over the last interval; whole frames and lost records for the chain.
+pub fn stage_metrics(totals: &StageTotals) -> String {
+    let iface = label_value(&totals.iface);
+    let mut out = String::new();
+    let labels = |stage: &crate::stages::StageTotal| {
+        format!(
+            "interface=\"{iface}\",stage=\"{}\",program=\"{}\"",
+            label_value(&stage.label),
+            label_value(&stage.program)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "# HELP xdp_stage_frames_total Frames into each stage of the chain since the recorders went in.\n# TYPE xdp_stage_frames_total counter"
+    );
+    for stage in totals.stages.values() {
+        let _ = writeln!(
+            out,
+            "xdp_stage_frames_total{{{}}} {}",
+            labels(stage),
+            stage.frames
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP xdp_stage_decided_total Frames whose verdict each stage decided, by verdict.\n# TYPE xdp_stage_decided_total counter"
+    );
+    for stage in totals.stages.values() {
+        for (action, n) in &stage.decided {
+            let _ = writeln!(
+                out,
+                "xdp_stage_decided_total{{{},action=\"{action}\"}} {n}",
+                labels(stage)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP xdp_stage_ns Nanoseconds from a stage's entry to the next stage's (the last stage's to the verdict) over the last interval, by quantile.\n# TYPE xdp_stage_ns gauge"
+    );
+    for stage in totals.stages.values() {
+        for (quantile, ns) in [("0.5", stage.ns_p50), ("0.99", stage.ns_p99)] {
+            let _ = writeln!(
+                out,
+                "xdp_stage_ns{{{},quantile=\"{quantile}\"}} {ns}",
+                labels(stage)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP xdp_stage_chain_frames_total Frames seen from the chain's entry to its verdict.\n# TYPE xdp_stage_chain_frames_total counter\nxdp_stage_chain_frames_total{{interface=\"{iface}\"}} {}",
+        totals.frames
+    );
+    let _ = writeln!(
+        out,
+        "# HELP xdp_stage_records_lost_total Stage records the capture ring had no room for.\n# TYPE xdp_stage_records_lost_total counter\nxdp_stage_records_lost_total{{interface=\"{iface}\"}} {}",
+        totals.lost
+    );
     out
 }
 
