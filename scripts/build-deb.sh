@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-deb.sh [OUT_DIR]: the Debian package of the workspace, built with
-# Debian's own tools (dpkg-shlibdeps for the dependencies, dpkg-deb):
-#   /usr/bin/xdploader, /usr/bin/statswatch (release build)
+# Debian's dpkg-deb:
+#   /usr/bin/xdploader, /usr/bin/statswatch (release build, static-pie)
 #   /usr/lib/xdp-skeleton-rs/*.elf        the example and helper objects of kern/
 #   /usr/share/man/man1/                  man pages of both tools (clap_mangen)
 #   bash, zsh and fish completions        (clap_complete)
@@ -17,10 +17,12 @@ cd "$(dirname "$0")/.."
 OUT=${1:-target/deb}
 export PATH="${HOME:-/root}/.cargo/bin:$PATH"
 
-for tool in dpkg-deb dpkg-shlibdeps gzip; do
+for tool in dpkg-deb gzip readelf; do
     command -v "$tool" >/dev/null || { echo "build-deb.sh: $tool not found (apt-get install dpkg-dev)" >&2; exit 1; }
 done
-cargo build --release --workspace --bins -q
+# Static-pie binaries: no shared library to depend on, and a one-shot
+# statswatch starts as fast as bpftool (scripts/build-static.sh says why).
+bins=$(bash scripts/build-static.sh)
 make -s -C kern
 
 name=xdp-skeleton-rs
@@ -33,14 +35,14 @@ root=$stage/root
 lib=/usr/lib/$name
 doc=/usr/share/doc/$name
 
-install -D -m 0755 target/release/xdploader "$root/usr/bin/xdploader"
-install -D -m 0755 target/release/statswatch "$root/usr/bin/statswatch"
+install -D -m 0755 "$bins/xdploader" "$root/usr/bin/xdploader"
+install -D -m 0755 "$bins/statswatch" "$root/usr/bin/statswatch"
 install -d "$root$lib"
 install -m 0644 kern/*.elf "$root$lib/"
 
 assets=$stage/assets
-target/release/xdploader --generate-assets "$assets"
-target/release/statswatch --generate-assets "$assets"
+"$bins/xdploader" --generate-assets "$assets"
+"$bins/statswatch" --generate-assets "$assets"
 install -d "$root/usr/share/man/man1"
 for page in "$assets"/*.1; do
     gz="$root/usr/share/man/man1/${page##*/}.gz"
@@ -76,12 +78,8 @@ Files: *
 License: MIT or Apache-2.0
 EOF
 
-# Dependencies as Debian computes them, from the binaries' ELF NEEDED entries.
-mkdir -p "$stage/debian"
-printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$name" "$name" > "$stage/debian/control"
-depends=$(cd "$stage" && dpkg-shlibdeps -O -e root/usr/bin/xdploader -e root/usr/bin/statswatch 2>/dev/null |
-    sed -n 's/^shlibs:Depends=//p')
-[ -n "$depends" ] || { echo "build-deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+# No Depends: the binaries are static (build-static.sh checked that they
+# need no shared library); what they run beside is recommended.
 
 install -d "$root/DEBIAN"
 cat > "$root/DEBIAN/control" <<EOF
@@ -90,7 +88,6 @@ Version: $version+git$commit
 Architecture: $arch
 Maintainer: xdp-skeleton-rs developers <xdp-skeleton-rs@users.noreply.github.com>
 Installed-Size: $(du -sk "$root" | cut -f1)
-Depends: $depends
 Recommends: iproute2, bpftool
 Suggests: prometheus, graphviz
 Section: net
