@@ -9,7 +9,7 @@
 //! | [`elf`]         | ELF inspection: programs, maps, pins, declared slots, tail calls (no kernel) |
 //! | [`load`]        | turning the object into kernel maps and verified programs (aya)     |
 //! | [`jump_table`]  | which program goes into which prog-array slot (naming, declared, --tail) |
-//! | [`ksyms`]       | where an object's kfuncs are on this kernel: vmlinux BTF id, module, or what provides them |
+//! | [`ksyms`]       | where an object's kernel symbols (kfuncs, variables) are on this kernel: vmlinux BTF id, kallsyms address, module, or what provides them |
 //! | [`devmap`]      | filling the redirect devmap with the interfaces                     |
 //! | [`map_in_map`]  | maps of maps: the object's declared inner maps put in their slots, read back |
 //! | [`attach`]      | attaching and replacing the entry program on an interface           |

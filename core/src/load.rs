@@ -64,19 +64,19 @@ pub fn size_maps(summary: &mut ObjectSummary, sizes: &[MaxEntries]) -> Result<()
     }
 }
 
-/// Refuses, naming each, the functions the object calls but does not define
-/// and this kernel cannot give it: kfuncs (`kfuncs`, as
+/// Refuses, naming each, the symbols the object uses but does not define
+/// and this kernel cannot give it: kernel symbols (`kfuncs`, as
 /// [`crate::ksyms::resolve`] found them) outside vmlinux or missing and not
 /// `__weak`, and externs some other object was meant to define (aya links
 /// neither). [`crate::elf::kfunc_link::link`] links the others.
 pub fn check_linkable(
     summary: &ObjectSummary,
-    kfuncs: &[crate::ksyms::Kfunc],
+    kfuncs: &[crate::ksyms::Ksym],
 ) -> Result<(), LoadError> {
     let externs: Vec<&str> = summary
         .externs
         .iter()
-        .filter(|e| !e.kfunc)
+        .filter(|e| !e.kfunc && e.variable.is_none())
         .map(|e| e.name.as_str())
         .collect();
     if !externs.is_empty() {
@@ -86,7 +86,7 @@ pub fn check_linkable(
     }
     let refused: Vec<String> = kfuncs
         .iter()
-        .filter_map(crate::ksyms::Kfunc::unlinkable)
+        .filter_map(crate::ksyms::Ksym::unlinkable)
         .collect();
     if !refused.is_empty() {
         return Err(LoadError::Kfuncs {
@@ -98,7 +98,7 @@ pub fn check_linkable(
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("the object calls kfuncs this kernel cannot give it (extern __ksym: {names}); bpftool prog loadall loads what needs a device binding or a module")]
+    #[error("the object uses kernel symbols this kernel cannot give it (extern __ksym: {names}); bpftool prog loadall loads what needs a device binding or a module")]
     Kfuncs { names: String },
     #[error("the object calls functions it does not define ({names}): link the object that defines them in (bpftool gen object, or one clang compile)")]
     Externs { names: String },

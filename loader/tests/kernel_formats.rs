@@ -479,7 +479,7 @@ fn metadata_kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
     assert_eq!(
         out.stderr.trim(),
         format!(
-            "xdploader: the object calls kfuncs this kernel cannot give it (extern __ksym: {}; {}); bpftool prog loadall loads what needs a device binding or a module",
+            "xdploader: the object uses kernel symbols this kernel cannot give it (extern __ksym: {}; {}); bpftool prog loadall loads what needs a device binding or a module",
             refusal("bpf_xdp_metadata_rx_hash"),
             refusal("bpf_xdp_metadata_rx_timestamp")
         )
@@ -494,7 +494,10 @@ fn metadata_kfuncs_are_refused_naming_each_before_the_kernel_is_asked() {
     assert_eq!(inspect.code, Some(1), "{inspect:#?}");
     let report: Value = serde_json::from_str(&inspect.stdout).unwrap();
     assert_eq!(report["summary"]["externs"][0]["kfunc"], true);
-    assert!(report["problem"].as_str().unwrap().contains("calls kfuncs"));
+    assert!(report["problem"]
+        .as_str()
+        .unwrap()
+        .contains("uses kernel symbols"));
     assert_eq!(report["kfuncs"][0]["name"], "bpf_xdp_metadata_rx_hash");
     let expected = place("bpf_xdp_metadata_rx_hash");
     match report["kfuncs"][0]["place"]["in"].as_str().unwrap() {
@@ -542,7 +545,7 @@ fn vmlinux_kfuncs_are_linked_and_a_missing_weak_one_is_dead_code() {
         assert!(!out.ok(), "{out:#?}");
         assert_eq!(
             out.stderr.trim(),
-            "xdploader: the object calls kfuncs this kernel cannot give it (extern __ksym: bpf_dynptr_from_xdp: not on this kernel (needs Linux 6.3+ for XDP dynptrs); bpf_dynptr_slice: not on this kernel (needs Linux 6.3+ for XDP dynptrs)); bpftool prog loadall loads what needs a device binding or a module"
+            "xdploader: the object uses kernel symbols this kernel cannot give it (extern __ksym: bpf_dynptr_from_xdp: not on this kernel (needs Linux 6.3+ for XDP dynptrs); bpf_dynptr_slice: not on this kernel (needs Linux 6.3+ for XDP dynptrs)); bpftool prog loadall loads what needs a device binding or a module"
         );
         assert_eq!(pins.pins(), Vec::<String>::new());
         assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
@@ -896,4 +899,64 @@ fn a_prog_array_declared_with_values_and_no_initialiser_loads() {
     .success();
     assert_eq!(bed.ping_a_from_b(2, 56), 2);
     unload_leaves_nothing(&bed, &pins);
+}
+
+#[test]
+#[cfg_attr(not(kernel_tests), ignore = "kernel test: needs root")]
+fn kernel_variables_are_linked_typed_untyped_and_weak() {
+    if !testkit::kernel() {
+        return;
+    }
+    let bed = Testbed::new();
+    let pins = Bpffs::new();
+    let stats = pins.path().join("stats_map");
+
+    // An untyped ksym (a kallsyms address) and a __weak typed one no kernel
+    // has (0): every kernel gives these.
+    let untyped = kern_object("tests/ksyms_untyped.elf");
+    let report = bed
+        .xdploader(
+            &pins,
+            &["inspect", "-file", untyped.to_str().unwrap(), "--json"],
+        )
+        .json();
+    let ksyms = report["kfuncs"].as_array().unwrap();
+    assert_eq!(ksyms[0]["name"], "bpf_prog_put", "{report:#}");
+    assert_eq!(ksyms[0]["variable"], "untyped");
+    assert_eq!(ksyms[0]["place"]["in"], "kallsyms");
+    assert_eq!(ksyms[1]["variable"], "typed");
+    assert_eq!(ksyms[1]["place"]["in"], "missing");
+    bed.load(&pins, &untyped, &[]).success();
+    // XDP_ABORTED if the weak one read non-zero, XDP_DROP if the address
+    // were no kernel address.
+    assert_eq!(bed.ping_a_from_b(3, 56), 3);
+    assert_eq!(counters(&stats, "XDP_PASS"), (3, 3 * PING_FRAME));
+    unload_leaves_nothing(&bed, &pins);
+
+    // A typed per-CPU variable read through bpf_this_cpu_ptr(): the verifier
+    // finds its address in kallsyms, which lists variables only on kernels
+    // built with CONFIG_KALLSYMS_ALL (Debian's are; this machine's may not be).
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    let listed = kallsyms.lines().any(|l| l.ends_with(" bpf_prog_active"));
+    let typed = kern_object("tests/ksyms.elf");
+    let out = bed.load(&pins, &typed, &[]);
+    if listed {
+        out.success();
+        assert_eq!(bed.ping_a_from_b(3, 56), 3);
+        assert_eq!(counters(&stats, "XDP_PASS"), (3, 3 * PING_FRAME));
+        unload_leaves_nothing(&bed, &pins);
+    } else {
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert!(
+            out.stderr
+                .contains("bpf_prog_active (typed variable): in vmlinux's BTF (id ")
+                && out
+                    .stderr
+                    .contains(") but not in /proc/kallsyms: this kernel lacks CONFIG_KALLSYMS_ALL"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(pins.pins(), Vec::<String>::new(), "a refused load pinned");
+        assert_eq!(bed.xdp_prog_id(&bed.ns_a, &bed.if_a), None);
+    }
 }

@@ -19,6 +19,7 @@ pub(super) const KIND_VOLATILE: u32 = 9;
 pub(super) const KIND_CONST: u32 = 10;
 pub(super) const KIND_RESTRICT: u32 = 11;
 pub(super) const KIND_FUNC: u32 = 12;
+pub(super) const KIND_VAR: u32 = 14;
 pub(super) const KIND_DATASEC: u32 = 15;
 pub(super) const KIND_TYPE_TAG: u32 = 18;
 
@@ -79,4 +80,62 @@ pub(super) fn string_at(strings: &[u8], off: usize) -> Option<&str> {
     let rest = strings.get(off..)?;
     let end = rest.iter().position(|b| *b == 0)?;
     std::str::from_utf8(&rest[..end]).ok()
+}
+
+/// What a `.ksyms` entry is (clang records every `extern … __ksym` there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KsymKind {
+    /// A FUNC: a kfunc.
+    Function,
+    /// A VAR of a type (`extern const int bpf_prog_active __ksym`): vmlinux's
+    /// BTF has it.
+    Typed,
+    /// A VAR of `void` (`extern const void sym __ksym`): an address, from
+    /// kallsyms.
+    Untyped,
+}
+
+/// The entries of the `.ksyms` DATASEC of `btf`, by name.
+pub(super) fn ksyms(btf: &[u8], endian: Endianness) -> Result<Vec<(String, KsymKind)>, ElfError> {
+    let (types, strings) = layout(btf, endian)?;
+    let (types, strings) = (&btf[types], &btf[strings]);
+    let index = self::types(types, endian)?;
+    // In bounds: types() walked every type's header and trailing data.
+    let get = |at: usize| u32_at(types, at, endian).unwrap_or(0);
+    let entry = |id: u32| index.get((id as usize).checked_sub(1)?).copied();
+    let mut found = Vec::new();
+    for &(kind, at) in &index {
+        if kind != KIND_DATASEC || string_at(strings, get(at) as usize) != Some(".ksyms") {
+            continue;
+        }
+        for member in (0..(get(at + 4) & 0xffff) as usize).map(|i| at + 12 + 12 * i) {
+            let Some((kind, var)) = entry(get(member)) else {
+                continue;
+            };
+            let Some(name) = string_at(strings, get(var) as usize) else {
+                continue;
+            };
+            let ksym = match kind {
+                KIND_FUNC => KsymKind::Function,
+                KIND_VAR => {
+                    // Past const and volatile: void (id 0) or a type.
+                    let mut id = get(var + 8);
+                    for _ in 0..8 {
+                        match entry(id) {
+                            Some((KIND_CONST | KIND_VOLATILE, at)) => id = get(at + 8),
+                            _ => break,
+                        }
+                    }
+                    if id == 0 {
+                        KsymKind::Untyped
+                    } else {
+                        KsymKind::Typed
+                    }
+                }
+                _ => continue,
+            };
+            found.push((name.to_owned(), ksym));
+        }
+    }
+    Ok(found)
 }

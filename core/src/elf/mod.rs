@@ -89,36 +89,54 @@ pub const FRAGS_GLOBAL: &str = "xdp_has_frags";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Extern {
     pub name: String,
-    /// A kernel function (in the BTF `.ksyms` section), else an extern that
-    /// some other object was meant to define.
+    /// A kernel function (a FUNC in the BTF `.ksyms` section).
     pub kfunc: bool,
+    /// A kernel variable (a VAR in `.ksyms`). Neither: an extern that some
+    /// other object was meant to define.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variable: Option<KsymVariable>,
     /// Declared `__weak`: optional, for a kernel that may lack it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub weak: bool,
 }
 
+/// How a kernel variable is declared, which says where libbpf resolves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KsymVariable {
+    /// `extern const int bpf_prog_active __ksym`: a VAR of vmlinux's BTF.
+    Typed,
+    /// `extern const void sym __ksym`: an address from /proc/kallsyms.
+    Untyped,
+}
+
 /// The symbols the object needs from outside: undefined globals.
-fn externs(elf: &ElfFile64<'_, Endianness>) -> Vec<Extern> {
-    // clang records kfuncs in a BTF DATASEC named .ksyms.
-    let ksyms = elf
-        .section_by_name(".BTF")
-        .and_then(|s| s.data().ok())
-        .is_some_and(|btf| btf.windows(7).any(|w| w == b".ksyms\0"));
+fn externs(elf: &ElfFile64<'_, Endianness>) -> Result<Vec<Extern>, ElfError> {
+    let ksyms = match elf.section_by_name(".BTF").and_then(|s| s.data().ok()) {
+        Some(btf) => btf_raw::ksyms(btf, elf.endian())?,
+        None => Vec::new(),
+    };
     let mut found: Vec<Extern> = elf
         .symbols()
         .filter(|s| s.is_undefined() && s.is_global())
         .filter_map(|s| {
             let name = s.name().ok().filter(|n| !n.is_empty())?.to_owned();
+            let ksym = ksyms.iter().find(|(n, _)| *n == name).map(|(_, k)| *k);
             Some(Extern {
-                name,
-                kfunc: ksyms,
+                kfunc: ksym == Some(btf_raw::KsymKind::Function),
+                variable: match ksym {
+                    Some(btf_raw::KsymKind::Typed) => Some(KsymVariable::Typed),
+                    Some(btf_raw::KsymKind::Untyped) => Some(KsymVariable::Untyped),
+                    _ => None,
+                },
                 weak: s.is_weak(),
+                name,
             })
         })
         .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
-    found.dedup();
-    found
+    found.dedup_by(|a, b| a.name == b.name);
+    Ok(found)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -488,7 +506,7 @@ pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
             maps: maps.into_iter().map(|(_, m)| m).collect(),
             needs_kernel_btf: obj.has_btf_relocations(),
             rewritten_for_aya,
-            externs: externs(&elf),
+            externs: externs(&elf)?,
             frags_global: elf
                 .symbols()
                 .any(|s| s.is_definition() && s.name() == Ok(FRAGS_GLOBAL)),

@@ -34,7 +34,7 @@ pub struct InspectReport {
     pub problem: Option<String>,
     /// The kfuncs the object calls, and where each is on this kernel.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kfuncs: Vec<crate::ksyms::Kfunc>,
+    pub kfuncs: Vec<crate::ksyms::Ksym>,
 }
 
 pub fn run(opts: &InspectOptions) -> Result<InspectReport, Error> {

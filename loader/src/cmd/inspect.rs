@@ -43,8 +43,13 @@ impl fmt::Display for InspectText<'_> {
                 first_iface: None,
             }
         )?;
-        for kfunc in &report.kfuncs {
-            writeln!(f, "  kfunc {}", kfunc.describe())?;
+        for ksym in &report.kfuncs {
+            let what = if ksym.variable.is_some() {
+                "ksym "
+            } else {
+                "kfunc"
+            };
+            writeln!(f, "  {what} {}", ksym.describe())?;
         }
         if let Some(entry) = &report.entry {
             writeln!(f, "entry: {entry}")?;
