@@ -112,14 +112,12 @@ pub struct MapOfMapsStatus {
     pub slots: Vec<InnerMapSlot>,
 }
 
-/// The maps of maps among `map_ids` (a program's), with what each filled
+/// The maps of maps among `maps` (a program's), with what each filled
 /// slot holds. Slots are keyed by a u32 (as declared slots are); a map of
 /// maps with other keys is listed without them.
-pub fn status(map_ids: &[u32]) -> Vec<MapOfMapsStatus> {
+pub fn status(maps: &[aya::maps::MapInfo]) -> Vec<MapOfMapsStatus> {
     use aya::maps::MapType;
-    aya::maps::loaded_maps()
-        .flatten()
-        .filter(|m| map_ids.contains(&m.id()))
+    maps.iter()
         .filter_map(|m| {
             let map_type = m.map_type().ok()?;
             if !matches!(map_type, MapType::ArrayOfMaps | MapType::HashOfMaps) {

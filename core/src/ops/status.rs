@@ -251,9 +251,10 @@ fn here(
             status.load = LoadRecord::read(layout, &name);
             status.capture = crate::capture::recorders::CaptureRecord::read(layout, &name);
             status.pins = state::recorded_pins(layout, &name);
-            status.jump_tables = program.map_or_else(Vec::new, |p| jump_tables(p, programs));
-            let map_ids = program.and_then(|p| p.map_ids().ok().flatten());
-            status.maps_of_maps = crate::map_in_map::status(&map_ids.unwrap_or_default());
+            // One walk of the kernel's maps serves both views of them.
+            let maps = program.map_or_else(Vec::new, maps_of);
+            status.jump_tables = jump_tables(&maps, programs);
+            status.maps_of_maps = crate::map_in_map::status(&maps);
             if layout.peer_link(&name).exists() {
                 status
                     .peer_fix
@@ -270,15 +271,21 @@ fn here(
     Ok(found)
 }
 
-/// The prog arrays `program` uses, with what each slot holds.
-fn jump_tables(
-    program: &ProgramInfo,
-    programs: &HashMap<u32, ProgramInfo>,
-) -> Vec<JumpTableStatus> {
+/// The maps `program` uses, as the kernel describes them.
+fn maps_of(program: &ProgramInfo) -> Vec<aya::maps::MapInfo> {
     let map_ids = program.map_ids().ok().flatten().unwrap_or_default();
     aya::maps::loaded_maps()
         .flatten()
         .filter(|m| map_ids.contains(&m.id()))
+        .collect()
+}
+
+/// The prog arrays among `maps` (a program's), with what each slot holds.
+fn jump_tables(
+    maps: &[aya::maps::MapInfo],
+    programs: &HashMap<u32, ProgramInfo>,
+) -> Vec<JumpTableStatus> {
+    maps.iter()
         .filter(|m| {
             m.map_type()
                 .is_ok_and(|t| t == aya::maps::MapType::ProgramArray)

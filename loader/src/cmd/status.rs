@@ -99,29 +99,21 @@ impl fmt::Display for StatusText<'_> {
                 writeln!(f, "  pins: {}", pins.join(" "))?;
             }
             for table in &i.jump_tables {
-                let slots: Vec<_> = table
-                    .slots
-                    .iter()
-                    .map(|s| format!("{} <- {} (prog {})", s.slot, s.prog_name, s.prog_id))
-                    .collect();
-                let slots = if slots.is_empty() {
-                    "empty".to_owned()
-                } else {
-                    slots.join(", ")
-                };
+                let slots = slot_list(
+                    table
+                        .slots
+                        .iter()
+                        .map(|s| format!("{} <- {} (prog {})", s.slot, s.prog_name, s.prog_id)),
+                );
                 writeln!(f, "  jump table {}: {slots}", table.map)?;
             }
             for outer in &i.maps_of_maps {
-                let slots: Vec<_> = outer
-                    .slots
-                    .iter()
-                    .map(|s| format!("{} <- {} (map {})", s.slot, s.map_name, s.map_id))
-                    .collect();
-                let slots = if slots.is_empty() {
-                    "empty".to_owned()
-                } else {
-                    slots.join(", ")
-                };
+                let slots = slot_list(
+                    outer
+                        .slots
+                        .iter()
+                        .map(|s| format!("{} <- {} (map {})", s.slot, s.map_name, s.map_id)),
+                );
                 writeln!(f, "  map of maps {}: {slots}", outer.map)?;
             }
             if let Some(capture) = &i.capture {
@@ -174,4 +166,14 @@ fn counters(path: &std::path::Path) -> Option<String> {
         .map(|r| format!("{} {}", r.action, r.packets))
         .collect();
     Some(format!("{}\n{}", path.display(), lines.join("\n")))
+}
+
+/// A table's filled slots, comma-separated, or "empty".
+fn slot_list(slots: impl Iterator<Item = String>) -> String {
+    let slots: Vec<String> = slots.collect();
+    if slots.is_empty() {
+        "empty".to_owned()
+    } else {
+        slots.join(", ")
+    }
 }
