@@ -39,10 +39,9 @@ use super::{btf_raw, malformed, ElfError};
 pub(super) struct Rewrites {
     /// Section index → the name aya accepts.
     pub renames: Vec<(usize, &'static str)>,
-    /// File ranges to zero.
+    /// File ranges to zero: legacy map definitions' tails, the names of
+    /// prog arrays' BTF `values` members.
     pub zero: Vec<Range<usize>>,
-    /// Hide BTF `values` members from aya.
-    pub hide_btf_values: bool,
 }
 
 /// The name aya accepts for an XDP section it would refuse, if any.
@@ -85,7 +84,7 @@ pub(super) fn without_frags(name: &str) -> Option<&'static str> {
 
 impl Rewrites {
     pub fn is_empty(&self) -> bool {
-        self.renames.is_empty() && self.zero.is_empty() && !self.hide_btf_values
+        self.renames.is_empty() && self.zero.is_empty()
     }
 
     /// Applies the rewrites to a copy of `data`.
@@ -96,11 +95,8 @@ impl Rewrites {
         let mut out = data.to_vec();
         for range in &self.zero {
             out.get_mut(range.clone())
-                .ok_or_else(|| malformed("map definition past the end of the file"))?
+                .ok_or_else(|| malformed("a rewritten range past the end of the file"))?
                 .fill(0);
-        }
-        if self.hide_btf_values {
-            hide_btf_values(&mut out, elf)?;
         }
         if !self.renames.is_empty() {
             let mut moved = Vec::new();
@@ -174,7 +170,7 @@ fn rename_sections(
     Ok(())
 }
 
-/// The `.BTF` section's bytes in `data` (the file, or its rewritten copy).
+/// Where the `.BTF` section's bytes are in the file.
 fn btf_range(elf: &ElfFile64<'_, Endianness>) -> Result<Range<usize>, ElfError> {
     let section = elf
         .section_by_name(".BTF")
@@ -236,32 +232,27 @@ fn program_values(btf: &[u8], endian: Endianness) -> Result<Vec<usize>, ElfError
     Ok(found)
 }
 
-/// Whether the object has [`program_values`] members to hide from aya.
-pub(super) fn has_program_values(elf: &ElfFile64<'_, Endianness>) -> Result<bool, ElfError> {
+/// The file ranges of the names of the object's [`program_values`]
+/// members: zeroed, they make each member anonymous, so aya skips it as a
+/// member it does not know. Only the name goes, which the kernel's BTF
+/// checks allow (anonymous members).
+pub(super) fn program_value_names(
+    elf: &ElfFile64<'_, Endianness>,
+) -> Result<Vec<Range<usize>>, ElfError> {
     if elf.section_by_name(".BTF").is_none() {
-        return Ok(false);
+        return Ok(Vec::new());
     }
     let range = btf_range(elf)?;
     let btf = elf
         .data()
-        .get(range)
+        .get(range.clone())
         .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
-    Ok(!program_values(btf, elf.endian())?.is_empty())
-}
-
-/// Makes each [`program_values`] member anonymous, so aya skips it as a
-/// member it does not know. Only the name goes, which the kernel's BTF
-/// checks allow (anonymous members).
-fn hide_btf_values(out: &mut [u8], elf: &ElfFile64<'_, Endianness>) -> Result<(), ElfError> {
-    let btf = out
-        .get_mut(btf_range(elf)?)
-        .ok_or_else(|| malformed(".BTF: past the end of the file"))?;
-    let members = program_values(btf, elf.endian())?;
     let (types, _) = btf_raw::layout(btf, elf.endian())?;
-    for member in members {
-        btf[types.start + member..types.start + member + 4].fill(0);
-    }
-    Ok(())
+    let start = range.start + types.start;
+    Ok(program_values(btf, elf.endian())?
+        .into_iter()
+        .map(|member| start + member..start + member + 4)
+        .collect())
 }
 
 /// What a merged-away program section's code is now: where in the merged

@@ -361,8 +361,10 @@ pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
     for map in &legacy {
         rewrites.zero.push(map.tail.clone());
     }
-    if compat::has_program_values(&elf)? {
-        rewrites.hide_btf_values = true;
+    let program_value_names = compat::program_value_names(&elf)?;
+    let values_hidden = !program_value_names.is_empty();
+    rewrites.zero.extend(program_value_names);
+    if values_hidden {
         rewritten_for_aya.push(
             "prog-array `values` hidden from aya (xdploader fills declared slots itself)".into(),
         );
@@ -471,7 +473,7 @@ pub fn inspect_for(data: &[u8], frags: Frags) -> Result<Inspected, ElfError> {
             inner_maps.sort_by_key(|s| s.slot);
             // aya sees no value size in a prog array whose `values` is
             // hidden; libbpf's is a program fd, and the loader creates it.
-            let values_hidden = rewrites.hide_btf_values
+            let values_hidden = values_hidden
                 && map.map_type() == bpf_map_type::BPF_MAP_TYPE_PROG_ARRAY as u32
                 && map.value_size() == 0;
             let value_size = if values_hidden { 4 } else { map.value_size() };
